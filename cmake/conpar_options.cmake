@@ -1,0 +1,19 @@
+# Warnings, sanitizers and build facts as INTERFACE targets, so every target opts in the same way.
+add_library(conpar_warnings INTERFACE)
+target_compile_options(conpar_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                                 -Wno-sign-conversion)
+
+set(CONPAR_SANITIZE "" CACHE STRING "Sanitizers to build with: '', 'address,undefined' or 'thread'")
+add_library(conpar_sanitizers INTERFACE)
+if(CONPAR_SANITIZE)
+  target_compile_options(conpar_sanitizers INTERFACE -fsanitize=${CONPAR_SANITIZE} -fno-omit-frame-pointer
+                                                     -fno-sanitize-recover=all)
+  target_link_options(conpar_sanitizers INTERFACE -fsanitize=${CONPAR_SANITIZE})
+endif()
+
+add_library(conpar_options INTERFACE)
+target_compile_features(conpar_options INTERFACE cxx_std_20)
+target_include_directories(conpar_options INTERFACE ${PROJECT_SOURCE_DIR})
+target_link_libraries(conpar_options INTERFACE conpar_warnings conpar_sanitizers)
+# Asio is header-only; BOOST_ASIO_NO_DEPRECATED keeps us on the current API.
+target_compile_definitions(conpar_options INTERFACE BOOST_ASIO_NO_DEPRECATED)

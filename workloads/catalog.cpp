@@ -1,0 +1,87 @@
+// The workload catalog: each entry is data (parameters, request shape, default sweep), no runner code.
+#include <algorithm>
+
+#include "workloads/workload.hpp"
+
+namespace conpar::workloads {
+namespace {
+
+double param(const workload_spec& spec, std::string_view name) {
+  for (const auto& [n, v] : spec.params)
+    if (n == name) return v;
+  return 0;
+}
+
+void add_compute(request& r, std::size_t& n, double micros, const calibration& cal) {
+  r.steps[n++] = step{step_kind::compute, cal.iterations_for(micros)};
+}
+void add_wait(request& r, std::size_t& n, double micros) {
+  if (micros > 0) r.steps[n++] = step{step_kind::wait, static_cast<std::uint64_t>(micros)};
+}
+
+// Workers 1, 2, cores, 2 x cores: the scaling curve and what oversubscription costs.
+std::vector<load_point> worker_sweep(unsigned cores) {
+  std::vector<load_point> loads;
+  for (unsigned w : {1u, 2u, cores, 2 * cores})
+    if (std::find(loads.begin(), loads.end(), load_point{w, w}) == loads.end()) loads.push_back({w, w});
+  std::sort(loads.begin(), loads.end(), [](auto a, auto b) { return a.workers < b.workers; });
+  return loads;
+}
+
+// Requests in flight 1 .. 10,000; blocking runners need one worker per request in flight.
+std::vector<load_point> concurrency_sweep() {
+  std::vector<load_point> loads;
+  for (unsigned c : {1u, 10u, 100u, 1000u, 10000u}) loads.push_back({c, c});
+  return loads;
+}
+
+}  // namespace
+
+const std::vector<workload_def>& catalog() {
+  static const std::vector<workload_def> k_catalog = {
+      {"cpu",
+       "each request runs the compute kernel for work_us microseconds",
+       {{"work_us", 100, 0, 1e6, "compute time per request in microseconds"}},
+       [](workload_spec& spec, const calibration& cal) {
+         std::size_t n = 0;
+         spec.work_us = param(spec, "work_us");
+         add_compute(spec.prototype, n, spec.work_us, cal);
+       },
+       [](unsigned cores) {
+         // work_us 0 measures what each runner adds per request; 64 in flight lets it pipeline.
+         return std::vector<default_point>{{{{"work_us", 100}}, worker_sweep(cores)},
+                                           {{{"work_us", 0}}, {{1, 1}, {1, 64}}}};
+       }},
+      {"sleep",
+       "each request waits wait_us microseconds (the stand-in for a remote call)",
+       {{"wait_us", 10000, 0, 60e6, "wait per request in microseconds"}},
+       [](workload_spec& spec, const calibration&) {
+         std::size_t n = 0;
+         spec.wait_us = param(spec, "wait_us");
+         add_wait(spec.prototype, n, spec.wait_us);
+       },
+       [](unsigned) { return std::vector<default_point>{{{{"wait_us", 10000}}, concurrency_sweep()}}; }},
+      {"mixed",
+       "compute, wait, compute: request_us in all, cpu_share of it computing",
+       {{"request_us", 1000, 0, 60e6, "total time per request in microseconds"},
+        {"cpu_share", 0.5, 0, 1, "fraction of the request spent computing"}},
+       [](workload_spec& spec, const calibration& cal) {
+         std::size_t n = 0;
+         const double total = param(spec, "request_us");
+         spec.work_us = total * param(spec, "cpu_share");
+         spec.wait_us = total - spec.work_us;
+         add_compute(spec.prototype, n, spec.work_us / 2, cal);
+         add_wait(spec.prototype, n, spec.wait_us);
+         add_compute(spec.prototype, n, spec.work_us / 2, cal);
+       },
+       [](unsigned) {
+         // 16 in flight: enough that waiting can overlap, few enough that CPU shares separate the runners.
+         std::vector<default_point> points;
+         for (double share : {0.1, 0.5, 0.9}) points.push_back({{{"request_us", 1000}, {"cpu_share", share}}, {{16, 16}}});
+         return points;
+       }},
+  };
+  return k_catalog;
+}
+
+}  // namespace conpar::workloads

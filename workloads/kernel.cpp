@@ -1,0 +1,30 @@
+#include "workloads/kernel.hpp"
+
+namespace conpar::workloads {
+
+std::uint64_t compute_kernel(std::uint64_t seed, std::uint64_t iterations) noexcept {
+#ifdef CONPAR_PLANTED_SLOWDOWN_PERCENT
+  // Test-only: a build that does this much more work per request, to check the regression gate.
+  iterations += iterations * CONPAR_PLANTED_SLOWDOWN_PERCENT / 100;
+#endif
+  std::uint64_t x = seed ^ 0x9e3779b97f4a7c15ULL;
+  x += (x == 0);  // xorshift must not start at 0
+  for (std::uint64_t i = 0; i < iterations; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x *= 0x2545f4914f6cdd1dULL;
+  }
+  return x;
+}
+
+std::uint64_t expected_checksum(const request& r) noexcept {
+  std::uint64_t acc = fold_start(r);
+  for (const step& s : r.steps) {
+    if (s.kind == step_kind::compute) acc = fold_compute(acc, s.arg);
+    if (s.kind == step_kind::wait) acc = fold_wait(acc, s.arg);
+  }
+  return acc;
+}
+
+}  // namespace conpar::workloads

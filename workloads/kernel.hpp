@@ -1,0 +1,36 @@
+// The deterministic CPU kernel and checksum folds that every runner shares, so all runners do identical work.
+#pragma once
+
+#include <cstdint>
+
+#include "workloads/request.hpp"
+
+namespace conpar::workloads {
+
+// splitmix64's finaliser: a cheap bijective mix, so equal folds mean equal work with high probability.
+[[nodiscard]] constexpr std::uint64_t mix(std::uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+// A serial dependency chain (xorshift then multiply): it cannot be vectorised or skipped, so the time
+// it takes is proportional to `iterations` on any core, and its result proves the work was done.
+[[nodiscard]] std::uint64_t compute_kernel(std::uint64_t seed, std::uint64_t iterations) noexcept;
+
+// The per-step folds: the ONLY definition of what a step contributes to a request's checksum.
+[[nodiscard]] inline std::uint64_t fold_start(const request& r) noexcept { return mix(r.id + 0x9e3779b97f4a7c15ULL); }
+[[nodiscard]] inline std::uint64_t fold_compute(std::uint64_t acc, std::uint64_t iterations) noexcept {
+  return mix(acc ^ compute_kernel(acc, iterations));
+}
+[[nodiscard]] inline std::uint64_t fold_wait(std::uint64_t acc, std::uint64_t micros) noexcept {
+  return mix(acc + micros);
+}
+
+// What a request's checksum must be, computed without waiting: the sequential reference.
+[[nodiscard]] std::uint64_t expected_checksum(const request& r) noexcept;
+
+}  // namespace conpar::workloads

@@ -1,0 +1,29 @@
+// A request is plain data, so every runner (a shared-memory queue included) can carry it unchanged.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <type_traits>
+
+namespace conpar::workloads {
+
+enum class step_kind : std::uint8_t { none = 0, compute, wait };
+
+struct step {
+  step_kind kind = step_kind::none;
+  // compute: kernel iterations; wait: microseconds.
+  std::uint64_t arg = 0;
+};
+
+// Three steps cover compute, wait, compute (the `mixed` request); raise it when a workload needs more.
+inline constexpr std::size_t k_max_steps = 3;
+
+struct request {
+  std::uint64_t id = 0;
+  std::array<step, k_max_steps> steps{};
+};
+
+static_assert(std::is_trivially_copyable_v<request>, "requests cross shared-memory queues by memcpy");
+static_assert(sizeof(request) == 56, "keep requests small: they are copied on every hop");
+
+}  // namespace conpar::workloads

@@ -1,0 +1,75 @@
+// A workload is data: named parameters, a request prototype built from them, and its default sweep.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "workloads/calibration.hpp"
+#include "workloads/request.hpp"
+
+namespace conpar::workloads {
+
+struct param_def {
+  std::string_view name;
+  double default_value;
+  double min_value;
+  double max_value;
+  std::string_view meaning;
+};
+
+// Values in the order of the workload's param_defs; names travel with them so rows are self-describing.
+using param_values = std::vector<std::pair<std::string, double>>;
+
+// One load level: W workers (threads / processes) and C requests kept in flight.
+struct load_point {
+  unsigned workers = 1;
+  unsigned concurrency = 1;
+  friend bool operator==(const load_point&, const load_point&) = default;
+};
+
+struct default_point {
+  param_values params;
+  std::vector<load_point> loads;
+};
+
+struct workload_spec {
+  std::string workload;
+  param_values params;
+  double work_us = 0;  // CPU work per request
+  double wait_us = 0;  // waiting per request
+  request prototype{};
+
+  // "cpu/work_us:100": identifies the request stream, hence its reference checksums.
+  [[nodiscard]] std::string key() const;
+  [[nodiscard]] request make(std::uint64_t id) const noexcept {
+    request r = prototype;
+    r.id = id;
+    return r;
+  }
+};
+
+struct workload_def {
+  std::string_view name;
+  std::string_view summary;
+  std::vector<param_def> params;
+  // Fills work_us / wait_us / prototype from the params and the machine's calibration.
+  void (*build)(workload_spec& spec, const calibration& cal);
+  std::vector<default_point> (*defaults)(unsigned cores);
+};
+
+// Every workload conpar knows; adding one means adding an entry in catalog.cpp.
+[[nodiscard]] const std::vector<workload_def>& catalog();
+[[nodiscard]] const workload_def* find_workload(std::string_view name) noexcept;
+
+// Validates `overrides` (name=value) against the definition and fills in defaults; throws
+// std::invalid_argument naming the bad parameter or value.
+[[nodiscard]] param_values resolve_params(const workload_def& def, const param_values& overrides);
+[[nodiscard]] workload_spec make_spec(const workload_def& def, const param_values& params, const calibration& cal);
+
+// "%g" formatting used in names and keys, so 100 prints as 100 and 0.5 as 0.5.
+[[nodiscard]] std::string format_number(double v);
+
+}  // namespace conpar::workloads
