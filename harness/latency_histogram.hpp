@@ -6,7 +6,6 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <type_traits>
 
@@ -78,7 +77,8 @@ public:
     static constexpr std::size_t bucket_index(std::uint64_t ns) noexcept {
         const std::uint64_t v = std::min(ns, k_max_trackable);
         // 0 for v < 256, else bit_width(v) - 8: the sub-bucket width is 2^shift.
-        const auto shift = static_cast<unsigned>(std::bit_width(v >> (k_sub_bucket_bits + 1)));
+        // OR-ing in the low bits keeps the argument non-zero, so no zero special case is emitted.
+        const auto shift = static_cast<unsigned>(std::bit_width(v | ((k_sub_buckets << 1) - 1))) - (k_sub_bucket_bits + 1);
         return (std::size_t{shift} << k_sub_bucket_bits) + static_cast<std::size_t>(v >> shift);
     }
     // Smallest value mapped to bucket i (i < k_bucket_count).

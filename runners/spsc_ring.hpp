@@ -92,14 +92,18 @@ public:
         return true;
     }
 
-    // Consumer only. Pops up to `max` items into out[0..n) in FIFO order and returns n (0 if empty).
-    // Costs at most one acquire load of the producer index and one release store for the whole batch.
+    // Consumer only. Pops up to `max` items into out[0..n) in FIFO order and returns n; 0 means empty.
+    // n may be less than both `max` and the current size: it is bounded by the last snapshot of the
+    // producer index, refreshed (one acquire load) only when that snapshot is used up.
+    // One release store of the consumer index for the whole batch.
     [[nodiscard]] std::size_t pop_some(T* out, std::size_t max) noexcept
     {
         // relaxed: only this thread ever stores m_head.
         const std::uint64_t head = m_head.load(std::memory_order_relaxed);
         std::uint64_t available = m_tail_cache - head;
-        if (available < max) {
+        // Refresh only when the cached snapshot is drained (as try_pop does): a consumer that lags
+        // works through its snapshot without pulling the producer's hot line on every call.
+        if (available == 0) {
             // acquire: pairs with the producer's release of m_tail; covers every slot up to the value read.
             m_tail_cache = m_tail.load(std::memory_order_acquire);
             available = m_tail_cache - head;

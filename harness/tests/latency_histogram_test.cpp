@@ -70,6 +70,16 @@ TEST(LatencyHistogram, SmallValuesAreExact) {
     EXPECT_EQ(*h.value_at_quantile(0.25), 63U);
 }
 
+TEST(LatencyHistogram, NearestRankIgnoresBinaryNoiseInQ) {
+    latency_histogram h;
+    for (std::uint64_t v = 1; v <= 100; ++v) h.record(v);
+    // 0.07 * 100 == 7.000000000000001 in double; the 7th smallest is still 7.
+    EXPECT_EQ(h.value_at_quantile(0.07), 7U);
+    EXPECT_EQ(h.value_at_quantile(0.99), 99U);
+    EXPECT_EQ(h.value_at_quantile(0.5), 50U);
+    EXPECT_EQ(h.value_at_quantile(0.505), 51U);
+}
+
 TEST(LatencyHistogram, BucketLayoutIsContiguous) {
     EXPECT_EQ(latency_histogram::bucket_lower(0), 0U);
     for (std::size_t i = 0; i < latency_histogram::k_bucket_count; ++i) {

@@ -1,0 +1,112 @@
+#include "harness/cell_bench.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "harness/closed_loop.hpp"
+#include "harness/resource_usage.hpp"
+
+namespace conpar::harness {
+namespace {
+
+using benchmark::Counter;
+
+void set_latency_counters(benchmark::State& state, const latency_histogram& h) {
+  // A percentile with too few samples behind it is left out, never guessed.
+  const auto put = [&](const char* name, double q) {
+    if (const auto v = h.value_at_quantile(q)) state.counters[name] = Counter(static_cast<double>(*v) / 1e3);
+  };
+  put("latency_p50_us", 0.50);
+  put("latency_p90_us", 0.90);
+  put("latency_p99_us", 0.99);
+  put("latency_p999_us", 0.999);
+  if (h.count() > 0) {
+    state.counters["latency_max_us"] = Counter(static_cast<double>(h.max()) / 1e3);
+    state.counters["latency_mean_us"] = Counter(h.mean() / 1e3);
+  }
+}
+
+void measure(benchmark::State& state, const cell& c, const workloads::workload_spec& spec, bench_session& s) {
+  using seconds = std::chrono::duration<double>;
+  const auto warmup = std::chrono::duration_cast<clock::duration>(seconds(s.options.warmup_s));
+  const auto duration = std::chrono::duration_cast<clock::duration>(seconds(s.options.duration_s));
+  latency_histogram repetition_latency;  // merged over the repetition's iterations (normally one)
+  for (auto _ : state) {
+    reset_peak_rss();  // this cell's peak, not the run's
+    const resource_usage before = resource_usage::of_this_process();
+    closed_loop load(spec, load_window::starting_now(warmup, duration), c.load.concurrency);
+    runners::cell_outcome out;
+    try {
+      out = c.runner->run(load, c.load.workers);
+    } catch (const std::exception& e) {
+      state.SkipWithError((std::string(c.runner->name()) + " failed: " + e.what()).c_str());
+      break;
+    }
+    const double wall_s = seconds(clock::now() - load.window().start).count();
+    resource_usage usage = resource_usage::of_this_process() - before;
+    usage += out.other_processes;
+
+    // Validation: every issued request completed, and the fold matches the sequential reference.
+    const lane_stats& st = out.stats;
+    std::uint64_t fold = st.checksum_fold;
+    if (s.options.corrupt_checksum_for_test) fold ^= 1;
+    const std::uint64_t expected = s.reference.fold(spec, load.issued());
+    if (st.completed != load.issued() || fold != expected) {
+      state.SkipWithError(("validation failed: " + std::to_string(st.completed) + " of " +
+                           std::to_string(load.issued()) + " requests completed, checksum " + std::to_string(fold) +
+                           (fold == expected ? " matches" : " != reference " + std::to_string(expected)))
+                              .c_str());
+      break;
+    }
+    if (st.measured == 0) {
+      state.SkipWithError("no request completed inside the measured window: raise --duration");
+      break;
+    }
+
+    const double measured_s = load.window().measured_seconds();
+    const double throughput = static_cast<double>(st.measured) / measured_s;
+    state.SetIterationTime(measured_s);
+    state.SetItemsProcessed(static_cast<std::int64_t>(st.measured));
+    auto& k = state.counters;
+    k["workers"] = Counter(c.load.workers);
+    k["concurrency"] = Counter(c.load.concurrency);
+    for (const auto& [name, value] : c.params) k[name] = Counter(value);
+    k["work_us"] = Counter(spec.work_us);
+    k["wait_us"] = Counter(spec.wait_us);
+    set_latency_counters(state, st.latency);
+    k["busy_cores"] = Counter((usage.user_s + usage.sys_s) / wall_s);
+    k["in_flight"] = Counter(throughput * st.latency.mean() * 1e-9);  // Little's law
+    k["cpu_user_s"] = Counter(usage.user_s);
+    k["cpu_sys_s"] = Counter(usage.sys_s);
+    k["cpu_us_per_request"] = Counter((usage.user_s + usage.sys_s) * 1e6 / static_cast<double>(st.completed));
+    k["ctx_voluntary"] = Counter(static_cast<double>(usage.ctx_voluntary));
+    k["ctx_involuntary"] = Counter(static_cast<double>(usage.ctx_involuntary));
+    k["rss_peak_mb"] = Counter(static_cast<double>(usage.rss_peak_kb) / 1024.0);
+    k["requests"] = Counter(static_cast<double>(st.completed));
+    k["wall_s"] = Counter(wall_s);
+    k["validated"] = Counter(1);
+    repetition_latency.merge(st.latency);
+  }
+  // One entry per repetition, null for a failed one, so entries line up with repetition_index.
+  s.histograms[c.name].push_back(state.error_occurred() ? nlohmann::json() : repetition_latency.to_json());
+}
+
+}  // namespace
+
+void register_cells(const std::vector<cell>& cells, bench_session& session) {
+  for (const cell& c : cells) {
+    auto spec = std::make_shared<workloads::workload_spec>(workloads::make_spec(*c.workload, c.params, session.calibration));
+    benchmark::RegisterBenchmark(c.name.c_str(), [&c, spec, &session](benchmark::State& state) {
+      measure(state, c, *spec, session);
+    })
+        // Repetitions and one-iteration-per-repetition come from flags (see main.cpp), so that
+        // Google Benchmark adds no "/iterations:1/repeats:N" to our names.
+        ->UseManualTime()  // the measured window, never the benchmark thread's CPU time
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace conpar::harness

@@ -1,0 +1,35 @@
+// Registers the cells with Google Benchmark and measures one repetition of a cell: the harness's core.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/matrix.hpp"
+#include "harness/reference.hpp"
+#include "workloads/calibration.hpp"
+
+namespace conpar::harness {
+
+struct run_options {
+  double duration_s = 0.3;  // measured window per repetition
+  double warmup_s = 0.1;    // issued and validated, not measured
+  int repetitions = 5;
+  bool corrupt_checksum_for_test = false;  // test-only: proves a bad checksum becomes an error row
+};
+
+// State shared by every registered cell for the lifetime of the run.
+struct bench_session {
+  run_options options;
+  workloads::calibration calibration;
+  reference_checksums reference;
+  // Each repetition's full latency histogram, by benchmark name, in repetition order.
+  std::map<std::string, std::vector<nlohmann::json>> histograms;
+};
+
+// Registers every cell with Google Benchmark (real/manual time, one iteration per repetition).
+void register_cells(const std::vector<cell>& cells, bench_session& session);
+
+}  // namespace conpar::harness

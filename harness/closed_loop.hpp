@@ -1,0 +1,80 @@
+// The closed-loop load shared by every runner: who issues which request when, and what each lane saw.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "harness/latency_histogram.hpp"
+#include "workloads/workload.hpp"
+
+namespace conpar::harness {
+
+using clock = std::chrono::steady_clock;
+
+// Requests are issued from `start` to `stop`; only completions inside [measure_from, stop] count towards
+// throughput and latency (the warm-up before is excluded), but every request is validated.
+struct load_window {
+  clock::time_point start;
+  clock::time_point measure_from;
+  clock::time_point stop;
+
+  [[nodiscard]] static load_window starting_now(clock::duration warmup, clock::duration measure) noexcept;
+  [[nodiscard]] double measured_seconds() const noexcept {
+    return std::chrono::duration<double>(stop - measure_from).count();
+  }
+};
+
+// What one lane (a coroutine, a worker thread, the process dispatcher) saw. Lanes merge at the end, so the
+// hot path touches no shared cache line; alignas(64) keeps neighbouring lanes' counters apart.
+struct alignas(64) lane_stats {
+  std::uint64_t completed = 0;
+  std::uint64_t checksum_fold = 0;  // sum of request checksums: order-independent
+  std::uint64_t measured = 0;
+  latency_histogram latency;
+
+  void complete(clock::time_point issued, clock::time_point done, std::uint64_t checksum,
+                const load_window& w) noexcept {
+    ++completed;
+    checksum_fold += checksum;
+    if (done >= w.measure_from && done <= w.stop) {
+      ++measured;
+      latency.record(static_cast<std::uint64_t>(std::chrono::nanoseconds(done - issued).count()));
+    }
+  }
+  void merge(const lane_stats& other) noexcept {
+    completed += other.completed;
+    checksum_fold += other.checksum_fold;
+    measured += other.measured;
+    latency.merge(other.latency);
+  }
+};
+
+// Keeps `concurrency` requests outstanding: each lane asks for the next request as its last one
+// completes, until the window closes. Request ids are 0, 1, 2, ... so the reference is a prefix.
+class closed_loop {
+ public:
+  closed_loop(const workloads::workload_spec& spec, load_window window, unsigned concurrency) noexcept
+      : m_spec(spec), m_window(window), m_concurrency(concurrency) {}
+
+  // Safe from any thread. `now` is the caller's clock reading (usually the previous completion time).
+  [[nodiscard]] std::optional<workloads::request> next(clock::time_point now) noexcept {
+    if (now >= m_window.stop) return std::nullopt;
+    // relaxed: the id only has to be unique; the request's data is built locally from it
+    return m_spec.make(m_next_id.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  [[nodiscard]] std::uint64_t issued() const noexcept { return m_next_id.load(std::memory_order_relaxed); }
+  [[nodiscard]] const load_window& window() const noexcept { return m_window; }
+  [[nodiscard]] unsigned concurrency() const noexcept { return m_concurrency; }
+  [[nodiscard]] const workloads::workload_spec& spec() const noexcept { return m_spec; }
+
+ private:
+  const workloads::workload_spec& m_spec;
+  load_window m_window;
+  unsigned m_concurrency;
+  std::atomic<std::uint64_t> m_next_id{0};
+};
+
+}  // namespace conpar::harness

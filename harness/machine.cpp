@@ -1,0 +1,66 @@
+#include "harness/machine.hpp"
+
+#include <sched.h>
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+namespace conpar::harness {
+namespace {
+
+std::string command_output(const std::string& cmd) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return {};
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, pipe.get())) out += buf;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+unsigned available_cores() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "unknown";
+}
+
+std::string kernel_release() {
+  utsname u{};
+  if (uname(&u) != 0) return "unknown";
+  return std::string(u.sysname) + " " + u.release + " " + u.machine;
+}
+
+std::array<double, 3> load_average() noexcept {
+  std::array<double, 3> avg{-1, -1, -1};
+  if (getloadavg(avg.data(), 3) != 3) avg = {-1, -1, -1};
+  return avg;
+}
+
+std::string git_commit() {
+  const std::string dir = CONPAR_SOURCE_DIR;
+  std::string commit = command_output("git -C '" + dir + "' rev-parse HEAD 2>/dev/null");
+  if (commit.empty()) return "unknown";
+  if (!command_output("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty())
+    commit += "-dirty";
+  return commit;
+}
+
+}  // namespace conpar::harness

@@ -1,0 +1,197 @@
+// conpar: runs the same workloads under coroutine, thread-pool and process runners and records the results.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <benchmark/benchmark.h>
+#include <boost/version.hpp>
+#include <oneapi/tbb/version.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness/cell_bench.hpp"
+#include "harness/machine.hpp"
+#include "harness/matrix.hpp"
+#include "harness/progress_reporter.hpp"
+#include "harness/results_file.hpp"
+#include "runners/runner.hpp"
+
+namespace {
+
+using namespace conpar;
+
+// Exit codes (README "Exit codes"): 0 ok, 1 results could not be written, 2 bad input, 3 benchmark errors.
+constexpr int k_exit_write_failed = 1;
+constexpr int k_exit_bad_input = 2;
+constexpr int k_exit_benchmark_errors = 3;
+
+struct run_command {
+  std::string suite = "default";
+  harness::selection sel;
+  std::vector<std::string> params;  // name=value
+  std::string filter;
+  double duration_s = -1, warmup_s = -1;
+  int repetitions = -1;
+  std::string out;
+  bool list = false;
+  bool corrupt_checksum_for_test = false;
+};
+
+void add_run_options(CLI::App& run, run_command& cmd) {
+  run.add_option("--suite", cmd.suite, "default (the full suite) or smoke (every cell, tiny durations)")
+      ->check(CLI::IsMember({"default", "smoke"}));
+  run.add_option("--workload", cmd.sel.workloads, "workloads to run (default: all)")->delimiter(',');
+  run.add_option("--runner", cmd.sel.runners, "runners to run: seq, coro, threads, procs (default: all)")->delimiter(',');
+  run.add_option("--workers", cmd.sel.workers, "worker levels, replacing the sweeps' (e.g. 1,2,4)")
+      ->delimiter(',')->check(CLI::Range(1u, 100000u));
+  run.add_option("--concurrency", cmd.sel.concurrency, "requests in flight, replacing the sweeps' (e.g. 1,100)")
+      ->delimiter(',')->check(CLI::Range(1u, 1000000u));
+  run.add_option("--param", cmd.params, "workload parameter NAME=VALUE (e.g. work_us=50), repeatable");
+  run.add_option("--filter", cmd.filter, "ECMAScript regex; only cells whose name it matches");
+  run.add_option("--duration", cmd.duration_s, "measured seconds per repetition (default 0.3; smoke 0.02)")
+      ->check(CLI::Range(0.001, 3600.0));
+  run.add_option("--warmup", cmd.warmup_s, "unmeasured seconds before each window (default 0.1; smoke 0.005)")
+      ->check(CLI::Range(0.0, 3600.0));
+  run.add_option("--repetitions", cmd.repetitions, "repetitions per cell (default 5; smoke 1)")
+      ->check(CLI::Range(1, 1000));
+  run.add_option("--out", cmd.out, "results file (default results/latest/<suite>.json)");
+  run.add_flag("--list", cmd.list, "print the cells and exit");
+  run.add_flag("--test-corrupt-checksum", cmd.corrupt_checksum_for_test)->group("");  // test-only, hidden
+  run.allow_extras();  // --benchmark_* flags go to Google Benchmark
+}
+
+workloads::param_values parse_params(const std::vector<std::string>& raw) {
+  workloads::param_values out;
+  for (const std::string& p : raw) {
+    const auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--param wants NAME=VALUE, got '" + p + "'");
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(p.substr(eq + 1), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != p.size() - eq - 1)
+      throw std::invalid_argument("--param " + p + ": '" + p.substr(eq + 1) + "' is not a number");
+    out.emplace_back(p.substr(0, eq), v);
+  }
+  return out;
+}
+
+nlohmann::json run_context(const run_command& cmd, const harness::bench_session& s, unsigned cores) {
+  const auto load = harness::load_average();
+  return {
+      {"schema_version", harness::k_schema_version},
+      {"conpar_version", CONPAR_VERSION},
+      {"suite", cmd.suite},
+      {"git_commit", harness::git_commit()},
+      {"compiler", std::string("g++ ") + __VERSION__},
+      {"cxx_flags", CONPAR_CXX_FLAGS},
+      {"build_type", CONPAR_BUILD_TYPE},
+      {"sanitizers", CONPAR_SANITIZERS},
+      {"libraries",
+       {{"boost", BOOST_LIB_VERSION},
+        {"onetbb", TBB_runtime_version()},
+        {"google_benchmark", CONPAR_BENCHMARK_VERSION},
+        {"nlohmann_json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." + std::to_string(NLOHMANN_JSON_VERSION_MINOR) +
+                              "." + std::to_string(NLOHMANN_JSON_VERSION_PATCH)}}},
+      {"kernel", harness::kernel_release()},
+      {"cpu_model", harness::cpu_model()},
+      {"cores", cores},
+      {"iterations_per_us", s.calibration.iterations_per_us},
+      {"duration_s", s.options.duration_s},
+      {"warmup_s", s.options.warmup_s},
+      {"repetitions", s.options.repetitions},
+      {"load_avg_before", {load[0], load[1], load[2]}},
+  };
+}
+
+int run_suite(run_command& cmd, const std::vector<std::string>& extras, const char* argv0) {
+  std::vector<std::unique_ptr<runners::runner>> all = runners::make_runners();
+  const unsigned cores = harness::available_cores();
+  std::vector<harness::cell> cells;
+  try {
+    for (const auto& e : extras)
+      if (e.rfind("--benchmark_", 0) != 0) throw std::invalid_argument("unknown option '" + e + "'");
+    cmd.sel.params = parse_params(cmd.params);
+    if (!cmd.filter.empty()) cmd.sel.filter = cmd.filter;
+    cells = harness::build_matrix(cmd.sel, all, cores);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "conpar run: " << e.what() << "\n";
+    return k_exit_bad_input;
+  }
+  if (cmd.list) {
+    for (const auto& c : cells) std::cout << c.name << "\n";
+    return 0;
+  }
+
+  harness::bench_session session;
+  const bool smoke = cmd.suite == "smoke";
+  session.options.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.02 : 0.3);
+  session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? 0.005 : 0.1);
+  session.options.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
+  session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;
+  const std::filesystem::path out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
+
+  session.calibration = workloads::calibrate();
+  nlohmann::json context = run_context(cmd, session, cores);
+
+  // Forking runners start their processes now, while this process is still single-threaded.
+  std::map<runners::runner*, unsigned> max_workers;
+  for (const auto& c : cells) max_workers[c.runner] = std::max(max_workers[c.runner], c.load.workers);
+  for (const auto& [r, w] : max_workers) r->prepare(w);
+
+  harness::register_cells(cells, session);
+  std::vector<std::string> flags = {argv0, "--benchmark_repetitions=" + std::to_string(session.options.repetitions),
+                                    "--benchmark_min_time=0.000001"};  // one iteration (one window) per repetition
+  flags.insert(flags.end(), extras.begin(), extras.end());
+  std::vector<char*> gb_argv;
+  for (auto& f : flags) gb_argv.push_back(f.data());
+  int gb_argc = static_cast<int>(gb_argv.size());
+  benchmark::Initialize(&gb_argc, gb_argv.data());
+  if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_argv.data())) return k_exit_bad_input;
+
+  harness::progress_reporter reporter(cells.size());
+  if (benchmark::RunSpecifiedBenchmarks(&reporter) == 0) {
+    std::cerr << "conpar run: --benchmark_filter matches no cell\n";
+    return k_exit_bad_input;
+  }
+
+  nlohmann::json doc = harness::parse_benchmark_json(reporter.json());
+  const auto load = harness::load_average();
+  context["load_avg_after"] = {load[0], load[1], load[2]};
+  for (auto& [k, v] : context.items()) doc["context"][k] = v;
+  harness::finish_results(doc, session.histograms);
+  try {
+    harness::write_atomically(out, doc.dump(1) + "\n");
+  } catch (const std::exception& e) {
+    std::cerr << "conpar run: " << e.what() << "\n";
+    return k_exit_write_failed;
+  }
+  std::cout << "conpar: " << reporter.runs() << " repetitions of " << cells.size() << " cells, " << reporter.errors()
+            << " errors; results in " << out.string() << "\n";
+  return reporter.errors() > 0 ? k_exit_benchmark_errors : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"conpar: the same workloads under an event loop, a thread pool and processes"};
+  app.require_subcommand(1);
+  run_command cmd;
+  CLI::App* run = app.add_subcommand("run", "run benchmark cells and write results JSON");
+  add_run_options(*run, cmd);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : k_exit_bad_input;
+  }
+  if (run->parsed()) return run_suite(cmd, run->remaining(), argv[0]);
+  return k_exit_bad_input;
+}

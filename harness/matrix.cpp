@@ -1,0 +1,108 @@
+#include "harness/matrix.hpp"
+
+#include <algorithm>
+#include <regex>
+#include <set>
+#include <stdexcept>
+
+namespace conpar::harness {
+namespace {
+
+using workloads::load_point;
+
+bool wanted(const std::vector<std::string>& picked, std::string_view name) {
+  return picked.empty() || std::find(picked.begin(), picked.end(), name) != picked.end();
+}
+
+// The user's --workers / --concurrency replace every sweep's load levels.
+std::vector<load_point> loads_from(const selection& sel, const std::vector<load_point>& defaults) {
+  if (sel.workers.empty() && sel.concurrency.empty()) return defaults;
+  std::vector<load_point> loads;
+  if (sel.concurrency.empty())
+    for (unsigned w : sel.workers) loads.push_back({w, w});
+  else if (sel.workers.empty())
+    for (unsigned c : sel.concurrency) loads.push_back({std::min(c, runners::k_worker_pool_concurrency_cap), c});
+  else
+    for (unsigned w : sel.workers)
+      for (unsigned c : sel.concurrency) loads.push_back({w, c});
+  return loads;
+}
+
+// What a runner of this shape runs when a sweep asks for `p`; nullopt when the level does not apply.
+std::optional<load_point> adapt(runners::runner_shape shape, load_point p) {
+  switch (shape) {
+    case runners::runner_shape::sequential: return load_point{1, 1};
+    case runners::runner_shape::event_loop: return load_point{1, p.concurrency};  // one loop thread, always
+    case runners::runner_shape::worker_pool:
+      if (p.concurrency > runners::k_worker_pool_concurrency_cap) return std::nullopt;
+      return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<cell> build_matrix(const selection& sel, const std::vector<std::unique_ptr<runners::runner>>& all_runners,
+                               unsigned cores) {
+  for (const auto& w : sel.workloads)
+    if (!workloads::find_workload(w)) {
+      std::string known;
+      for (const auto& d : workloads::catalog()) known += " " + std::string(d.name);
+      throw std::invalid_argument("unknown workload '" + w + "' (known:" + known + ")");
+    }
+  for (const auto& r : sel.runners)
+    if (std::none_of(all_runners.begin(), all_runners.end(), [&](const auto& x) { return x->name() == r; })) {
+      std::string known;
+      for (const auto& x : all_runners) known += " " + std::string(x->name());
+      throw std::invalid_argument("unknown runner '" + r + "' (known:" + known + ")");
+    }
+  std::optional<std::regex> filter;
+  if (sel.filter) {
+    try {
+      filter.emplace(*sel.filter);
+    } catch (const std::regex_error& e) {
+      throw std::invalid_argument("invalid --filter regex '" + *sel.filter + "': " + e.what());
+    }
+  }
+
+  std::vector<cell> cells;
+  std::set<std::string> seen;
+  bool param_used = sel.params.empty();
+  for (const auto& def : workloads::catalog()) {
+    if (!wanted(sel.workloads, def.name)) continue;
+    // --param applies to the workloads that have that parameter.
+    workloads::param_values mine;
+    for (const auto& p : sel.params)
+      if (std::any_of(def.params.begin(), def.params.end(), [&](const auto& d) { return d.name == p.first; }))
+        mine.push_back(p);
+    param_used = param_used || !mine.empty();
+    for (const auto& point : def.defaults(cores)) {
+      workloads::param_values params = point.params;
+      for (const auto& [k, v] : mine) {
+        auto it = std::find_if(params.begin(), params.end(), [&](const auto& x) { return x.first == k; });
+        if (it == params.end()) params.emplace_back(k, v); else it->second = v;
+      }
+      params = workloads::resolve_params(def, params);
+      for (const auto& r : all_runners) {
+        if (!wanted(sel.runners, r->name())) continue;
+        for (const load_point requested : loads_from(sel, point.loads)) {
+          if (requested.workers == 0 || requested.concurrency == 0)
+            throw std::invalid_argument("workers and concurrency must be at least 1");
+          const auto load = adapt(r->shape(), requested);
+          if (!load) continue;
+          std::string name = std::string(def.name) + "/" + std::string(r->name()) + "/workers:" +
+                             std::to_string(load->workers) + "/concurrency:" + std::to_string(load->concurrency);
+          for (const auto& [k, v] : params) name += "/" + k + ":" + workloads::format_number(v);
+          if (filter && !std::regex_search(name, *filter)) continue;
+          if (!seen.insert(name).second) continue;
+          cells.push_back({&def, params, r.get(), *load, std::move(name)});
+        }
+      }
+    }
+  }
+  if (!param_used) throw std::invalid_argument("no selected workload has parameter '" + sel.params.front().first + "'");
+  if (cells.empty()) throw std::invalid_argument("the selection matches no cell" + (sel.filter ? " (filter '" + *sel.filter + "')" : std::string()));
+  return cells;
+}
+
+}  // namespace conpar::harness

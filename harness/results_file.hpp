@@ -1,0 +1,31 @@
+// Turns Google Benchmark's JSON into conpar's results document and writes it without ever leaving a partial file.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace conpar::harness {
+
+// Bumped whenever a field changes meaning; `compare` refuses to mix versions.
+inline constexpr int k_schema_version = 1;
+
+// A repetition spread above this coefficient of variation marks a cell noisy.
+inline constexpr double k_noise_cv_limit = 0.05;
+
+// Parses Google Benchmark's JSON; its bare NaN / Infinity tokens (e.g. the CV of an all-zero counter)
+// are not JSON and become null. Throws nlohmann::json::parse_error on anything else.
+[[nodiscard]] nlohmann::json parse_benchmark_json(std::string text);
+
+// Strips Google Benchmark's "/manual_time" suffix from names, attaches each repetition's histogram and
+// marks cells whose throughput CV exceeds k_noise_cv_limit (`noisy` on every row of the cell).
+void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector<nlohmann::json>>& histograms);
+
+// Writes to a temporary file beside `path`, flushes, then renames over `path`: readers see the old file
+// or the complete new one, never a truncated one. Throws std::runtime_error naming the path and errno.
+void write_atomically(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace conpar::harness

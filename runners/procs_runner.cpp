@@ -1,0 +1,183 @@
+// procs: W forked worker processes fed through shared-memory rings: parallelism with isolated memory.
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runners/process_pool.hpp"
+#include "runners/registry.hpp"
+
+namespace conpar::runners {
+namespace {
+
+using namespace std::chrono_literals;
+using harness::clock;
+
+// Busy-wait budget (pause instructions, ~20 ns each, so ~40 us) while a core is free for it: it catches a
+// quick answer without a futex round trip, yet if the scheduler puts both ends on one core anyway the
+// spinner gives the core up long before a scheduler tick. With no free core it would only steal time.
+constexpr int k_spins_with_free_core = 2000;
+// How long the dispatcher blocks before it checks that its workers still live.
+constexpr auto k_liveness_interval = 20ms;
+// A cell that has not drained this long after its window closed is declared hung.
+constexpr auto k_drain_limit = 30s;
+
+class procs_runner final : public runner {
+ public:
+  std::string_view name() const noexcept override { return "procs"; }
+  runner_shape shape() const noexcept override { return runner_shape::worker_pool; }
+
+  void prepare(unsigned max_workers) override {
+    if (max_workers > 0 && !m_pool) {
+      m_pool = std::make_unique<process_pool>(max_workers);
+      m_outstanding.assign(max_workers, 0);
+    }
+  }
+
+  cell_outcome run(harness::closed_loop& load, unsigned workers) override {
+    if (!m_pool || workers > m_pool->size())
+      throw runner_error("procs: the worker pool was started with " + std::to_string(m_pool ? m_pool->size() : 0) +
+                         " processes, this cell needs " + std::to_string(workers));
+    if (load.concurrency() > workers * k_ring_capacity)
+      throw runner_error("procs: concurrency " + std::to_string(load.concurrency()) + " exceeds " +
+                         std::to_string(k_ring_capacity) + " in flight per worker");
+    m_workers = workers;
+    settle();
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const bool free_core = workers < cores;  // the dispatcher and every worker can each have a core
+    m_parent_spins = free_core ? k_spins_with_free_core : 0;
+    for (unsigned w = 0; w < workers; ++w)
+      m_pool->slot(w).spins.store(free_core ? k_spins_with_free_core : 0, std::memory_order_relaxed);
+
+    const harness::resource_usage before = collect_usage(true);
+    cell_outcome out;
+    dispatch(load, out.stats);
+    const harness::resource_usage after = collect_usage(false);
+    out.other_processes = after - before;
+    return out;
+  }
+
+ private:
+  // Issue times of a worker's outstanding requests: a worker answers its jobs in order, so a FIFO suffices.
+  struct issue_fifo {
+    std::array<clock::time_point, k_ring_capacity> at;
+    std::uint64_t head = 0, tail = 0;
+  };
+
+  void push_job(unsigned w, const job& j) {
+    worker_slot& s = m_pool->slot(w);
+    if (!s.jobs.try_push(j)) throw runner_error("procs: job ring of worker " + std::to_string(w) + " overflowed");
+    ++m_outstanding[w];
+    s.job_bell.ring();
+  }
+
+  void dispatch(harness::closed_loop& load, harness::lane_stats& stats) {
+    std::vector<issue_fifo> fifo(m_workers);
+    const auto issue = [&](unsigned w, clock::time_point now) {
+      const auto r = load.next(now);
+      if (!r) return false;
+      fifo[w].at[fifo[w].tail++ % k_ring_capacity] = now;
+      push_job(w, job{*r, job_kind::run_request, 0});
+      return true;
+    };
+    std::uint64_t in_flight = 0;
+    for (unsigned i = 0; i < load.concurrency(); ++i)
+      if (issue(i % m_workers, clock::now())) ++in_flight;
+
+    std::array<result, 64> batch;
+    while (in_flight > 0) {
+      const std::uint32_t seen = m_pool->result_bell().prepare();
+      bool harvested = false;
+      for (unsigned w = 0; w < m_workers; ++w) {
+        if (m_outstanding[w] == 0) continue;
+        const std::size_t n = m_pool->slot(w).results.pop_some(batch.data(), batch.size());
+        if (n == 0) continue;
+        harvested = true;
+        const auto done = clock::now();
+        for (std::size_t k = 0; k < n; ++k) {
+          --m_outstanding[w];
+          --in_flight;
+          if (batch[k].status != result_status::ok)
+            throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
+          stats.complete(fifo[w].at[fifo[w].head++ % k_ring_capacity], done, batch[k].checksum, load.window());
+          if (issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
+        }
+      }
+      if (harvested || in_flight == 0) continue;
+      wait_for_results(seen, load.window().stop);
+    }
+  }
+
+  // Blocks until a worker rings after `seen`, checking liveness and the drain limit between bounded waits.
+  void wait_for_results(std::uint32_t seen, clock::time_point window_stop) {
+    doorbell& bell = m_pool->result_bell();
+    const auto moved = [&] { return bell.m_seq.load(std::memory_order_acquire) != seen; };
+    while (!spin_then_wait(bell, moved, m_parent_spins, k_liveness_interval)) {
+      check_alive();
+      if (clock::now() > window_stop + k_drain_limit)
+        throw runner_error("procs: requests still outstanding " + std::to_string(k_drain_limit.count()) +
+                           " s after the window closed");
+    }
+  }
+
+  void check_alive() {
+    for (unsigned w = 0; w < m_workers; ++w)
+      if (auto death = m_pool->death_of(w)) throw runner_error("procs: " + *death);
+  }
+
+  // Asks each worker for its resource usage; the sum is what the cell's worker processes cost.
+  harness::resource_usage collect_usage(bool reset_peak) {
+    for (unsigned w = 0; w < m_workers; ++w) push_job(w, job{{}, job_kind::report_usage, reset_peak ? 1u : 0u});
+    harness::resource_usage sum;
+    unsigned answered = 0;
+    const auto deadline = clock::now() + k_drain_limit;
+    while (answered < m_workers) {
+      const std::uint32_t seen = m_pool->result_bell().prepare();
+      for (unsigned w = 0; w < m_workers; ++w) {
+        result r;
+        if (m_outstanding[w] == 0 || !m_pool->slot(w).results.try_pop(r)) continue;
+        --m_outstanding[w];
+        if (r.kind == job_kind::report_usage) {
+          sum += m_pool->slot(w).usage;
+          ++answered;
+        }
+      }
+      if (answered < m_workers) wait_for_results(seen, deadline - k_drain_limit);
+    }
+    return sum;
+  }
+
+  // After a failed cell, live workers may still hold jobs: drain them so the next cell starts clean.
+  void settle() {
+    const auto deadline = clock::now() + k_drain_limit;
+    for (;;) {
+      const std::uint32_t seen = m_pool->result_bell().prepare();
+      bool pending = false;
+      for (unsigned w = 0; w < m_pool->size(); ++w) {
+        result r;
+        while (m_outstanding[w] > 0 && m_pool->slot(w).results.try_pop(r)) --m_outstanding[w];
+        if (m_outstanding[w] == 0) continue;
+        if (auto death = m_pool->death_of(w)) throw runner_error("procs: " + *death);
+        pending = true;
+      }
+      if (!pending) break;
+      if (clock::now() > deadline) throw runner_error("procs: workers did not finish an earlier cell's requests");
+      m_pool->result_bell().wait(seen, k_liveness_interval);
+    }
+    check_alive();
+  }
+
+  std::unique_ptr<process_pool> m_pool;
+  std::vector<std::uint32_t> m_outstanding;  // jobs sent minus results received, per worker
+  unsigned m_workers = 0;
+  int m_parent_spins = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<runner> make_procs_runner() { return std::make_unique<procs_runner>(); }
+
+}  // namespace conpar::runners

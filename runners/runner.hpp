@@ -1,0 +1,49 @@
+// The one interface every execution model implements; runners execute requests and nothing else.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include "harness/closed_loop.hpp"
+#include "harness/resource_usage.hpp"
+
+namespace conpar::runners {
+
+// How a runner maps a sweep's (workers, concurrency) onto itself; the harness applies it.
+enum class runner_shape {
+  sequential,   // one request at a time on the caller: workers 1, concurrency 1
+  event_loop,   // one loop thread: workers 1, any concurrency
+  worker_pool,  // W threads or processes; a blocking request holds a worker, so concurrency is capped
+};
+
+struct cell_outcome {
+  harness::lane_stats stats;                // merged over lanes
+  harness::resource_usage other_processes;  // usage of processes other than this one (worker processes)
+};
+
+// A failure of the execution machinery itself (a dead worker, a cell that never finishes).
+struct runner_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class runner {
+ public:
+  virtual ~runner() = default;
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+  [[nodiscard]] virtual runner_shape shape() const noexcept = 0;
+  // Called once, while the process is still single-threaded, with the most workers any cell will ask for.
+  virtual void prepare(unsigned /*max_workers*/) {}
+  // Runs `load` to the end of its window and drains it. Throws on failure.
+  [[nodiscard]] virtual cell_outcome run(harness::closed_loop& load, unsigned workers) = 0;
+};
+
+// Every runner, in report order; adding a runner adds one line in registry.cpp.
+[[nodiscard]] std::vector<std::unique_ptr<runner>> make_runners();
+
+// Largest concurrency offered to worker_pool runners: each in-flight blocking request pins a thread
+// or process, and past ~1000 of those a 2-core machine measures the scheduler, not the runner.
+inline constexpr unsigned k_worker_pool_concurrency_cap = 1000;
+
+}  // namespace conpar::runners
