@@ -2,6 +2,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -31,13 +32,17 @@ void set_latency_counters(benchmark::State& state, const latency_histogram& h) {
 
 void measure(benchmark::State& state, const cell& c, const workloads::workload_spec& spec, bench_session& s) {
   using seconds = std::chrono::duration<double>;
-  const auto warmup = std::chrono::duration_cast<clock::duration>(seconds(s.options.warmup_s));
-  const auto duration = std::chrono::duration_cast<clock::duration>(seconds(s.options.duration_s));
+  // However short the requested window, it spans a few requests' worth of time, so even a smoke run of
+  // 10 ms requests sees steady-state completions.
+  const double request_s = (spec.work_us + spec.wait_us) * 1e-6;
+  const auto warmup = std::chrono::duration_cast<clock::duration>(seconds(std::max(s.options.warmup_s, 2 * request_s)));
+  const auto duration =
+      std::chrono::duration_cast<clock::duration>(seconds(std::max(s.options.duration_s, 5 * request_s)));
   latency_histogram repetition_latency;  // merged over the repetition's iterations (normally one)
   for (auto _ : state) {
     reset_peak_rss();  // this cell's peak, not the run's
     const resource_usage before = resource_usage::of_this_process();
-    closed_loop load(spec, load_window::starting_now(warmup, duration), c.load.concurrency);
+    closed_loop load(spec, warmup, duration, c.load.concurrency);
     runners::cell_outcome out;
     try {
       out = c.runner->run(load, c.load.workers);

@@ -55,8 +55,13 @@ struct alignas(64) lane_stats {
 // completes, until the window closes. Request ids are 0, 1, 2, ... so the reference is a prefix.
 class closed_loop {
  public:
-  closed_loop(const workloads::workload_spec& spec, load_window window, unsigned concurrency) noexcept
-      : m_spec(spec), m_window(window), m_concurrency(concurrency) {}
+  closed_loop(const workloads::workload_spec& spec, clock::duration warmup, clock::duration measure,
+              unsigned concurrency) noexcept
+      : m_spec(spec), m_warmup(warmup), m_measure(measure), m_concurrency(concurrency) {}
+
+  // Opens the window. A runner calls it once its set-up is done, right before it issues the first request,
+  // so set-up (starting threads, waking processes) is never counted as time without completions.
+  void begin() noexcept { m_window = load_window::starting_now(m_warmup, m_measure); }
 
   // Safe from any thread. `now` is the caller's clock reading (usually the previous completion time).
   [[nodiscard]] std::optional<workloads::request> next(clock::time_point now) noexcept {
@@ -72,7 +77,9 @@ class closed_loop {
 
  private:
   const workloads::workload_spec& m_spec;
-  load_window m_window;
+  clock::duration m_warmup;
+  clock::duration m_measure;
+  load_window m_window;  // empty until begin(): next() issues nothing
   unsigned m_concurrency;
   std::atomic<std::uint64_t> m_next_id{0};
 };

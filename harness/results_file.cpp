@@ -13,10 +13,9 @@ namespace {
 
 constexpr std::string_view k_manual_suffix = "/manual_time";
 
+// Aggregate rows carry a suffix after it ("/manual_time_median"), so it is removed wherever it stands.
 std::string strip_suffix(std::string name) {
-  if (name.size() >= k_manual_suffix.size() &&
-      name.compare(name.size() - k_manual_suffix.size(), k_manual_suffix.size(), k_manual_suffix) == 0)
-    name.resize(name.size() - k_manual_suffix.size());
+  if (const auto at = name.find(k_manual_suffix); at != std::string::npos) name.erase(at, k_manual_suffix.size());
   return name;
 }
 

@@ -39,6 +39,7 @@ class coro_runner final : public runner {
     auto on_done = [&failure](std::exception_ptr e) {
       if (e && !failure) failure = e;
     };
+    load.begin();
     for (unsigned i = 0; i < load.concurrency(); ++i) asio::co_spawn(io, lane(load, out.stats), on_done);
     io.run();
     if (failure) std::rethrow_exception(failure);

@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 // An idle worker wakes this often only to notice a vanished parent; PR_SET_PDEATHSIG is the fast path.
 constexpr auto k_idle_check = 1s;
 
-[[noreturn]] void worker_main(worker_slot& s, doorbell& result_bell, pid_t parent) {
+[[noreturn]] void worker_main(worker_slot& s, doorbell& result_bell, std::atomic<std::uint64_t>& ready,
+                             std::uint64_t my_bit, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(0);  // the parent died before the line above took effect
   job j;
@@ -46,15 +47,17 @@ constexpr auto k_idle_check = 1s;
         std::strncpy(s.error, "unknown exception", sizeof s.error - 1);
       }
     } else {
+      if (j.reset_peak) harness::reset_peak_rss();  // first: its page-table walk is not the cell's cost
       s.usage = harness::resource_usage::of_this_process();
-      if (j.reset_peak) harness::reset_peak_rss();
     }
     // The parent never has more jobs out than a ring holds, so a full results ring is momentary.
     while (!s.results.try_push(res)) {
       cpu_relax();
       if (getppid() != parent) _exit(0);
     }
-    result_bell.ring();
+    // release: the pushed result is visible to whoever clears this bit with an acquire exchange.
+    ready.fetch_or(my_bit, std::memory_order_release);
+    if (s.jobs.size_approx() <= s.low_water.load(std::memory_order_relaxed)) result_bell.ring();
   }
 }
 
@@ -65,11 +68,16 @@ process_pool::process_pool(unsigned workers) {
     throw std::logic_error("procs: fork() refused: this process already runs " + std::to_string(threads) +
                            " threads, and fork() copies only the caller (oneTBB does not survive it); "
                            "the process pool must be started before any other runner");
-  const std::size_t bytes = sizeof(doorbell) + sizeof(worker_slot) * workers;
+  // Layout: the result doorbell, the ready bits (rounded up to whole cache lines), then one slot per worker.
+  const std::size_t words = (workers + 63) / 64;
+  const std::size_t ready_bytes = (words * sizeof(std::uint64_t) + k_cache_line - 1) / k_cache_line * k_cache_line;
+  const std::size_t bytes = sizeof(doorbell) + ready_bytes + sizeof(worker_slot) * workers;
   m_region = boost::interprocess::anonymous_shared_memory(bytes);
   auto* base = static_cast<std::byte*>(m_region.get_address());
   m_result_bell = new (base) doorbell;
-  m_slots = reinterpret_cast<worker_slot*>(base + sizeof(doorbell));
+  m_ready = reinterpret_cast<std::atomic<std::uint64_t>*>(base + sizeof(doorbell));
+  for (std::size_t i = 0; i < words; ++i) new (&m_ready[i]) std::atomic<std::uint64_t>(0);
+  m_slots = reinterpret_cast<worker_slot*>(base + sizeof(doorbell) + ready_bytes);
   for (unsigned i = 0; i < workers; ++i) new (&m_slots[i]) worker_slot;
   const pid_t parent = getpid();
   m_pids.reserve(workers);
@@ -80,7 +88,7 @@ process_pool::process_pool(unsigned workers) {
       stop_all();  // reap the ones already started
       throw std::runtime_error("procs: fork() of worker " + std::to_string(i) + " failed: " + std::strerror(err));
     }
-    if (pid == 0) worker_main(m_slots[i], *m_result_bell, parent);
+    if (pid == 0) worker_main(m_slots[i], *m_result_bell, m_ready[i / 64], std::uint64_t{1} << (i % 64), parent);
     m_pids.push_back(pid);
   }
   m_deaths.resize(workers);

@@ -45,6 +45,9 @@ struct worker_slot {
   spsc_ring<result, k_ring_capacity> results;
   doorbell job_bell;                        // rung by the parent after pushing a job
   std::atomic<std::uint32_t> spins{0};      // busy-wait budget before blocking, set per cell
+  // The worker wakes the dispatcher only once its queue is down to this many jobs: with several requests
+  // queued per worker, one futex wake-up (~15 us of CPU in a VM) serves several results.
+  std::atomic<std::uint32_t> low_water{0};
   harness::resource_usage usage;            // written by the worker before answering report_usage
   char error[240] = {};                     // message of the last request that threw
 };
@@ -61,6 +64,9 @@ class process_pool {
   [[nodiscard]] unsigned size() const noexcept { return static_cast<unsigned>(m_pids.size()); }
   [[nodiscard]] worker_slot& slot(unsigned i) noexcept { return m_slots[i]; }
   [[nodiscard]] doorbell& result_bell() noexcept { return *m_result_bell; }
+  // Bit w of word w / 64 is set by worker w after it pushes results: the dispatcher visits only the
+  // workers that have something, instead of scanning all W rings (1000 cache misses) per wake-up.
+  [[nodiscard]] std::atomic<std::uint64_t>& ready_word(unsigned i) noexcept { return m_ready[i]; }
   [[nodiscard]] pid_t pid(unsigned i) const noexcept { return m_pids[i]; }
 
   // Reaps worker i if it has exited and returns how it ended ("worker 3 (pid 123) was killed by signal 9
@@ -72,6 +78,7 @@ class process_pool {
 
   boost::interprocess::mapped_region m_region;
   doorbell* m_result_bell = nullptr;  // rung by any worker after pushing a result
+  std::atomic<std::uint64_t>* m_ready = nullptr;
   worker_slot* m_slots = nullptr;
   std::vector<pid_t> m_pids;
   std::vector<std::string> m_deaths;

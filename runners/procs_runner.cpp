@@ -1,12 +1,13 @@
 // procs: W forked worker processes fed through shared-memory rings: parallelism with isolated memory.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "harness/machine.hpp"
 #include "runners/process_pool.hpp"
 #include "runners/registry.hpp"
 
@@ -46,14 +47,19 @@ class procs_runner final : public runner {
                          std::to_string(k_ring_capacity) + " in flight per worker");
     m_workers = workers;
     settle();
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const bool free_core = workers < cores;  // the dispatcher and every worker can each have a core
-    m_parent_spins = free_core ? k_spins_with_free_core : 0;
-    for (unsigned w = 0; w < workers; ++w)
-      m_pool->slot(w).spins.store(free_core ? k_spins_with_free_core : 0, std::memory_order_relaxed);
+    // Workers spin while each can own a core; the dispatcher, which mostly waits, only when one is left
+    // over for it. Past the core count every spin would take a core from a process with work to do.
+    const unsigned cores = harness::available_cores();
+    m_parent_spins = workers < cores ? k_spins_with_free_core : 0;
+    const unsigned depth = load.concurrency() / workers;  // requests outstanding per worker
+    for (unsigned w = 0; w < workers; ++w) {
+      m_pool->slot(w).spins.store(workers <= cores ? k_spins_with_free_core : 0, std::memory_order_relaxed);
+      m_pool->slot(w).low_water.store(depth / 4, std::memory_order_relaxed);
+    }
 
     const harness::resource_usage before = collect_usage(true);
     cell_outcome out;
+    load.begin();
     dispatch(load, out.stats);
     const harness::resource_usage after = collect_usage(false);
     out.other_processes = after - before;
@@ -88,22 +94,28 @@ class procs_runner final : public runner {
       if (issue(i % m_workers, clock::now())) ++in_flight;
 
     std::array<result, 64> batch;
+    const unsigned words = (m_workers + 63) / 64;
     while (in_flight > 0) {
       const std::uint32_t seen = m_pool->result_bell().prepare();
       bool harvested = false;
-      for (unsigned w = 0; w < m_workers; ++w) {
-        if (m_outstanding[w] == 0) continue;
-        const std::size_t n = m_pool->slot(w).results.pop_some(batch.data(), batch.size());
-        if (n == 0) continue;
-        harvested = true;
-        const auto done = clock::now();
-        for (std::size_t k = 0; k < n; ++k) {
-          --m_outstanding[w];
-          --in_flight;
-          if (batch[k].status != result_status::ok)
-            throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
-          stats.complete(fifo[w].at[fifo[w].head++ % k_ring_capacity], done, batch[k].checksum, load.window());
-          if (issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
+      for (unsigned word = 0; word < words; ++word) {
+        // acquire: pairs with the worker's release fetch_or, so its pushed results are visible.
+        std::uint64_t bits = m_pool->ready_word(word).exchange(0, std::memory_order_acquire);
+        for (; bits != 0; bits &= bits - 1) {
+          const unsigned w = word * 64 + static_cast<unsigned>(std::countr_zero(bits));
+          // Drain fully: results pushed before the bit was set must not wait for another bit.
+          while (const std::size_t n = m_pool->slot(w).results.pop_some(batch.data(), batch.size())) {
+            harvested = true;
+            const auto done = clock::now();
+            for (std::size_t k = 0; k < n; ++k) {
+              --m_outstanding[w];
+              --in_flight;
+              if (batch[k].status != result_status::ok)
+                throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
+              stats.complete(fifo[w].at[fifo[w].head++ % k_ring_capacity], done, batch[k].checksum, load.window());
+              if (issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
+            }
+          }
         }
       }
       if (harvested || in_flight == 0) continue;

@@ -12,6 +12,7 @@ class seq_runner final : public runner {
 
   cell_outcome run(harness::closed_loop& load, unsigned) override {
     cell_outcome out;
+    load.begin();
     auto issued = harness::clock::now();
     while (const auto r = load.next(issued)) {
       const std::uint64_t checksum = workloads::execute_blocking(*r);

@@ -45,6 +45,7 @@ class threads_runner final : public runner {
     } issue{load, lanes, group};
 
     arena.execute([&] {
+      load.begin();
       for (unsigned i = 0; i < load.concurrency(); ++i) issue(harness::clock::now());
       group.wait();  // rethrows the first exception a request threw
     });

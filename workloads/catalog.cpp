@@ -19,11 +19,16 @@ void add_wait(request& r, std::size_t& n, double micros) {
   if (micros > 0) r.steps[n++] = step{step_kind::wait, static_cast<std::uint64_t>(micros)};
 }
 
-// Workers 1, 2, cores, 2 x cores: the scaling curve and what oversubscription costs.
+// Workers 1, 2, cores, 2 x cores: the scaling curve and what oversubscription costs. Eight requests in
+// flight per worker keep each worker's queue non-empty, so the curve shows the workers' capacity rather
+// than the round trip to the dispatcher between two requests.
+constexpr unsigned k_requests_per_worker = 8;
+
 std::vector<load_point> worker_sweep(unsigned cores) {
   std::vector<load_point> loads;
   for (unsigned w : {1u, 2u, cores, 2 * cores})
-    if (std::find(loads.begin(), loads.end(), load_point{w, w}) == loads.end()) loads.push_back({w, w});
+    if (std::none_of(loads.begin(), loads.end(), [&](load_point p) { return p.workers == w; }))
+      loads.push_back({w, w * k_requests_per_worker});
   std::sort(loads.begin(), loads.end(), [](auto a, auto b) { return a.workers < b.workers; });
   return loads;
 }

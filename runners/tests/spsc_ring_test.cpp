@@ -116,6 +116,9 @@ public:
     // (in which case it is SIGKILLed and reaped).
     int join(std::chrono::milliseconds timeout)
     {
+        if (m_pid <= 0) {
+            return -1; // fork failed; never pass -1 to kill()
+        }
         const auto deadline = clock_type::now() + timeout;
         while (!exited() && clock_type::now() < deadline) {
             std::this_thread::sleep_for(1ms);
