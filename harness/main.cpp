@@ -138,15 +138,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;
   const std::filesystem::path out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
 
-  session.calibration = workloads::calibrate();
-  nlohmann::json context = run_context(cmd, session, cores);
-
-  // Forking runners start their processes now, while this process is still single-threaded.
-  std::map<runners::runner*, unsigned> max_workers;
-  for (const auto& c : cells) max_workers[c.runner] = std::max(max_workers[c.runner], c.load.workers);
-  for (const auto& [r, w] : max_workers) r->prepare(w);
-
-  harness::register_cells(cells, session);
+  // Google Benchmark's flags are checked before anything starts (calibration, worker processes).
   std::vector<std::string> flags = {argv0, "--benchmark_repetitions=" + std::to_string(session.options.repetitions),
                                     "--benchmark_min_time=0.000001"};  // one iteration (one window) per repetition
   flags.insert(flags.end(), extras.begin(), extras.end());
@@ -156,6 +148,15 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   benchmark::Initialize(&gb_argc, gb_argv.data());
   if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_argv.data())) return k_exit_bad_input;
 
+  session.calibration = workloads::calibrate();
+  nlohmann::json context = run_context(cmd, session, cores);
+
+  // Forking runners start their processes now, while this process is still single-threaded.
+  std::map<runners::runner*, unsigned> max_workers;
+  for (const auto& c : cells) max_workers[c.runner] = std::max(max_workers[c.runner], c.load.workers);
+  for (const auto& [r, w] : max_workers) r->prepare(w);
+
+  harness::register_cells(cells, session);
   harness::progress_reporter reporter(cells.size());
   if (benchmark::RunSpecifiedBenchmarks(&reporter) == 0) {
     std::cerr << "conpar run: --benchmark_filter matches no cell\n";
@@ -186,6 +187,10 @@ int main(int argc, char** argv) {
   run_command cmd;
   CLI::App* run = app.add_subcommand("run", "run benchmark cells and write results JSON");
   add_run_options(*run, cmd);
+  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "run") {
+    std::cerr << "conpar: unknown command '" << argv[1] << "' (commands: run)\n";
+    return k_exit_bad_input;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -57,6 +57,13 @@ void write_atomically(const std::filesystem::path& path, const std::string& cont
     throw std::runtime_error("cannot write results to " + path.string() + ": " + what + ": " + std::strerror(err));
   };
   std::error_code ec;
+  // rename() would replace a device or FIFO (say /dev/null, as root) with a regular file: refuse.
+  if (const auto st = std::filesystem::status(path, ec); !ec && std::filesystem::exists(st) &&
+                                                        !std::filesystem::is_regular_file(st)) {
+    errno = EINVAL;
+    fail("it exists and is not a regular file", {});
+  }
+  ec.clear();
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) {
     errno = ec.value();

@@ -23,6 +23,8 @@ using harness::clock;
 constexpr int k_spins_with_free_core = 2000;
 // How long the dispatcher blocks before it checks that its workers still live.
 constexpr auto k_liveness_interval = 20ms;
+// How often a busy dispatcher checks its workers (W waitpid calls: 1,000 workers cost ~1% of a core).
+constexpr auto k_busy_liveness_interval = 100ms;
 // A cell that has not drained this long after its window closed is declared hung.
 constexpr auto k_drain_limit = 30s;
 
@@ -95,7 +97,13 @@ class procs_runner final : public runner {
 
     std::array<result, 64> batch;
     const unsigned words = (m_workers + 63) / 64;
+    auto next_liveness_check = clock::now() + k_busy_liveness_interval;
     while (in_flight > 0) {
+      // While other workers keep answering, a dead one would only show at the drain: look every so often.
+      if (const auto now = clock::now(); now > next_liveness_check) {
+        check_alive();
+        next_liveness_check = now + k_busy_liveness_interval;
+      }
       const std::uint32_t seen = m_pool->result_bell().prepare();
       bool harvested = false;
       for (unsigned word = 0; word < words; ++word) {

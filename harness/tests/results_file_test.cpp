@@ -1,0 +1,68 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness/reference.hpp"
+#include "harness/results_file.hpp"
+#include "workloads/kernel.hpp"
+
+using namespace conpar;
+namespace fs = std::filesystem;
+
+TEST(ResultsFile, BenchmarkNanAndInfinityBecomeNull) {
+  const auto doc = harness::parse_benchmark_json(R"({"a": NaN, "b": -Infinity, "c": 1.5, "s": "NaN"})");
+  EXPECT_TRUE(doc["a"].is_null());
+  EXPECT_TRUE(doc["b"].is_null());
+  EXPECT_EQ(doc["c"], 1.5);
+  EXPECT_EQ(doc["s"], "NaN") << "strings are left alone";
+}
+
+TEST(ResultsFile, FinishStripsManualTimeAttachesHistogramsAndMarksNoise) {
+  nlohmann::json doc = {{"context", nlohmann::json::object()},
+                        {"benchmarks",
+                         {{{"name", "x/manual_time"}, {"run_name", "x/manual_time"}, {"run_type", "iteration"},
+                           {"repetition_index", 0}},
+                          {{"name", "x/manual_time_cv"}, {"run_name", "x/manual_time"}, {"run_type", "aggregate"},
+                           {"aggregate_name", "cv"}, {"items_per_second", 0.2}}}}};
+  harness::finish_results(doc, {{"x", {nlohmann::json{{"count", 3}}}}});
+  EXPECT_EQ(doc["benchmarks"][0]["name"], "x");
+  EXPECT_EQ(doc["benchmarks"][1]["name"], "x_cv");
+  EXPECT_EQ(doc["benchmarks"][0]["histogram"]["count"], 3);
+  EXPECT_EQ(doc["benchmarks"][0]["noisy"], 1);
+  EXPECT_EQ(doc["context"]["noise_cv_limit"], harness::k_noise_cv_limit);
+}
+
+TEST(ResultsFile, AtomicWriteReplacesWholeAndFailsCleanly) {
+  const fs::path dir = fs::temp_directory_path() / ("conpar_rf_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path file = dir / "sub" / "r.json";
+  harness::write_atomically(file, "first");
+  harness::write_atomically(file, "second");
+  std::ifstream in(file);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "second");
+  EXPECT_THROW(harness::write_atomically(file / "under_a_file.json", "x"), std::runtime_error);
+  const fs::path fifo = dir / "sub" / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(harness::write_atomically(fifo, "x"), std::runtime_error) << "a special file is never replaced";
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  fs::remove(fifo);
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "sub")) ++entries;
+  EXPECT_EQ(entries, 1u) << "no temporary file is left behind";
+  fs::remove_all(dir);
+}
+
+TEST(Reference, FoldOfAnyPrefixEqualsTheDirectSum) {
+  const auto spec = workloads::make_spec(*workloads::find_workload("cpu"), {{"work_us", 1}}, {10.0});
+  harness::reference_checksums ref;
+  std::uint64_t direct = 0;
+  for (std::uint64_t n = 0; n <= 200; ++n) {
+    EXPECT_EQ(ref.fold(spec, n), direct) << n;
+    direct += workloads::expected_checksum(spec.make(n));
+  }
+  EXPECT_NE(ref.fold(spec, 130), ref.fold(spec, 129));
+}

@@ -1,0 +1,124 @@
+// The conpar command line end to end: bad input exits 2 having started nothing, a corrupted checksum
+// becomes an error row and exit 3, a good run writes complete, validated JSON.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct outcome {
+  int code;
+  std::string output;
+};
+
+outcome conpar(const std::string& args) {
+  const fs::path log = fs::temp_directory_path() / ("conpar_cli_" + std::to_string(::getpid()) + ".log");
+  const std::string cmd = std::string(CONPAR_BINARY) + " " + args + " >" + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(log);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+}
+
+fs::path temp_json(const std::string& name) {
+  return fs::temp_directory_path() / ("conpar_cli_" + std::to_string(::getpid()) + "_" + name + ".json");
+}
+
+const char* k_tiny = "run --suite smoke --workload cpu --param work_us=5 --runner seq,coro --workers 1";
+
+TEST(Cli, BadInputIsExitTwoWithAMessageNamingIt) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"run --workers 0", "workers"},
+      {"run --workers -3", "workers"},
+      {"run --concurrency 0", "concurrency"},
+      {"run --runner nope", "unknown runner 'nope'"},
+      {"run --workload nope", "unknown workload 'nope'"},
+      {"run --filter '['", "invalid --filter regex"},
+      {"run --filter zzz_matches_nothing", "matches no cell"},
+      {"run --duration 1s", "duration"},
+      {"run --duration 0", "duration"},
+      {"run --repetitions 0", "repetitions"},
+      {"run --param work_us=abc", "not a number"},
+      {"run --param work_us=-1", "work_us"},
+      {"run --param nosuch=1", "nosuch"},
+      {"run --bogus", "bogus"},
+      {"run --benchmark_bogus=1", "benchmark_bogus"},
+      {"frobnicate", "frobnicate"},
+  };
+  for (const auto& [args, message] : cases) {
+    const outcome o = conpar(args + " --out " + temp_json("bad").string());
+    EXPECT_EQ(o.code, 2) << args << "\n" << o.output;
+    EXPECT_NE(o.output.find(message), std::string::npos) << args << "\n" << o.output;
+    EXPECT_FALSE(fs::exists(temp_json("bad"))) << args << ": bad input must not write results";
+  }
+}
+
+TEST(Cli, GoodRunWritesValidatedResultsWithContext) {
+  const fs::path out = temp_json("good");
+  const outcome o = conpar(std::string(k_tiny) + " --out " + out.string());
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  for (const char* key : {"git_commit", "compiler", "cxx_flags", "libraries", "kernel", "cpu_model", "cores",
+                          "iterations_per_us", "schema_version", "load_avg_before", "load_avg_after"})
+    EXPECT_TRUE(doc["context"].contains(key)) << key;
+  int rows = 0;
+  for (const auto& b : doc["benchmarks"]) {
+    if (b["run_type"] != "iteration") continue;
+    ++rows;
+    EXPECT_EQ(b["name"].get<std::string>().find("manual_time"), std::string::npos);
+    EXPECT_EQ(b["validated"], 1);
+    for (const char* counter : {"workers", "concurrency", "items_per_second", "latency_p50_us", "latency_max_us",
+                                "busy_cores", "in_flight", "cpu_user_s", "cpu_sys_s", "ctx_voluntary",
+                                "ctx_involuntary", "rss_peak_mb", "work_us", "wait_us"})
+      EXPECT_TRUE(b.contains(counter)) << counter;
+    EXPECT_TRUE(b.contains("histogram"));
+    EXPECT_EQ(b["histogram"]["count"].get<double>(), b["items_per_second"].get<double>() * b["real_time"].get<double>() / 1e3);
+  }
+  EXPECT_EQ(rows, 2);  // cpu/seq and cpu/coro at workers 1
+  fs::remove(out);
+}
+
+TEST(Cli, CorruptedChecksumIsAnErrorRowAndExitThree) {
+  const fs::path out = temp_json("corrupt");
+  const outcome o = conpar(std::string(k_tiny) + " --test-corrupt-checksum --out " + out.string());
+  EXPECT_EQ(o.code, 3) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));  // results are still written, errors included
+  int errors = 0;
+  for (const auto& b : doc["benchmarks"])
+    if (b.value("error_occurred", false)) {
+      ++errors;
+      EXPECT_NE(b["error_message"].get<std::string>().find("validation failed"), std::string::npos);
+      EXPECT_FALSE(b.contains("items_per_second")) << "an error row carries no number";
+    }
+  EXPECT_EQ(errors, 2);
+  fs::remove(out);
+}
+
+TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
+  const fs::path blocker = temp_json("blocker");
+  { std::ofstream(blocker) << "keep"; }
+  const outcome o = conpar(std::string(k_tiny) + " --out " + (blocker / "results.json").string());
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_NE(o.output.find("cannot write results"), std::string::npos) << o.output;
+  std::ifstream in(blocker);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "keep");
+  fs::remove(blocker);
+}
+
+TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
+  const outcome o = conpar("run --list --workload sleep --runner coro");
+  ASSERT_EQ(o.code, 0);
+  EXPECT_NE(o.output.find("sleep/coro/workers:1/concurrency:10000/wait_us:10000"), std::string::npos) << o.output;
+}
+
+}  // namespace

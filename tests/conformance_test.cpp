@@ -1,0 +1,74 @@
+// Every runner x every workload: all issued requests complete and the checksum fold equals the sequential
+// reference. The process pool is started in main(), before any runner creates threads.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "harness/closed_loop.hpp"
+#include "harness/reference.hpp"
+#include "runners/runner.hpp"
+#include "workloads/workload.hpp"
+
+namespace {
+
+using namespace conpar;
+using namespace std::chrono_literals;
+
+std::vector<std::unique_ptr<runners::runner>>* g_runners = nullptr;
+const workloads::calibration k_cal{20.0};  // fixed, so the test needs no calibration run
+
+struct conformance_case {
+  std::string workload;
+  workloads::param_values params;
+};
+
+class Conformance : public ::testing::TestWithParam<conformance_case> {};
+
+TEST_P(Conformance, EveryRunnerCompletesAndMatchesTheReference) {
+  const auto& c = GetParam();
+  const auto spec = workloads::make_spec(*workloads::find_workload(c.workload), c.params, k_cal);
+  harness::reference_checksums reference;
+  for (const auto& r : *g_runners) {
+    for (const workloads::load_point load : {workloads::load_point{1, 1}, workloads::load_point{2, 8}}) {
+      const unsigned workers = r->shape() == runners::runner_shape::worker_pool ? load.workers : 1;
+      const unsigned concurrency = r->shape() == runners::runner_shape::sequential ? 1 : load.concurrency;
+      harness::closed_loop loop(spec, 5ms, 40ms, concurrency);
+      const runners::cell_outcome out = r->run(loop, workers);
+      SCOPED_TRACE(std::string(r->name()) + " workers " + std::to_string(workers) + " concurrency " +
+                   std::to_string(concurrency));
+      ASSERT_GT(loop.issued(), 0u);
+      EXPECT_EQ(out.stats.completed, loop.issued());
+      EXPECT_EQ(out.stats.checksum_fold, reference.fold(spec, loop.issued()));
+      EXPECT_GT(out.stats.measured, 0u);
+      EXPECT_EQ(out.stats.latency.count(), out.stats.measured) << "every measured completion is in the histogram";
+      if (r->name() == "procs") EXPECT_GT(out.other_processes.user_s + out.other_processes.sys_s, 0.0);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Workloads, Conformance,
+                         ::testing::Values(conformance_case{"cpu", {{"work_us", 20}}},
+                                           conformance_case{"cpu", {{"work_us", 0}}},
+                                           conformance_case{"sleep", {{"wait_us", 1000}}},
+                                           conformance_case{"mixed", {{"request_us", 500}, {"cpu_share", 0.5}}}),
+                         [](const auto& info) {
+                           return info.param.workload + "_" + std::to_string(info.index);
+                         });
+
+TEST(Conformance, EveryRunnerIsRegisteredOnce) {
+  std::vector<std::string> names;
+  for (const auto& r : *g_runners) names.emplace_back(r->name());
+  EXPECT_EQ(names, (std::vector<std::string>{"seq", "coro", "threads", "procs"}));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  auto runners = conpar::runners::make_runners();
+  for (auto& r : runners) r->prepare(2);  // forks the procs pool while single-threaded
+  g_runners = &runners;
+  return RUN_ALL_TESTS();
+}
