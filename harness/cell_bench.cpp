@@ -41,7 +41,6 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
   latency_histogram repetition_latency;  // merged over the repetition's iterations (normally one)
   for (auto _ : state) {
     reset_peak_rss();  // this cell's peak, not the run's
-    const resource_usage before = resource_usage::of_this_process();
     closed_loop load(spec, warmup, duration, c.load.concurrency);
     runners::cell_outcome out;
     try {
@@ -51,7 +50,7 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
       break;
     }
     const double wall_s = seconds(clock::now() - load.window().start).count();
-    resource_usage usage = resource_usage::of_this_process() - before;
+    resource_usage usage = resource_usage::of_this_process() - load.usage_at_begin();
     usage += out.other_processes;
 
     // Validation: every issued request completed, and the fold matches the sequential reference.

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "harness/latency_histogram.hpp"
+#include "harness/resource_usage.hpp"
 #include "workloads/workload.hpp"
 
 namespace conpar::harness {
@@ -61,7 +62,12 @@ class closed_loop {
 
   // Opens the window. A runner calls it once its set-up is done, right before it issues the first request,
   // so set-up (starting threads, waking processes) is never counted as time without completions.
-  void begin() noexcept { m_window = load_window::starting_now(m_warmup, m_measure); }
+  // It also snapshots this process's resource usage, so CPU time and wall time cover the same interval.
+  void begin() {
+    m_usage_at_begin = resource_usage::of_this_process();
+    m_window = load_window::starting_now(m_warmup, m_measure);
+  }
+  [[nodiscard]] const resource_usage& usage_at_begin() const noexcept { return m_usage_at_begin; }
 
   // Safe from any thread. `now` is the caller's clock reading (usually the previous completion time).
   [[nodiscard]] std::optional<workloads::request> next(clock::time_point now) noexcept {
@@ -80,6 +86,7 @@ class closed_loop {
   clock::duration m_warmup;
   clock::duration m_measure;
   load_window m_window;  // empty until begin(): next() issues nothing
+  resource_usage m_usage_at_begin;
   unsigned m_concurrency;
   std::atomic<std::uint64_t> m_next_id{0};
 };

@@ -37,6 +37,10 @@ class procs_runner final : public runner {
     if (max_workers > 0 && !m_pool) {
       m_pool = std::make_unique<process_pool>(max_workers);
       m_outstanding.assign(max_workers, 0);
+      // One round trip to every worker now, so its first-touch page faults after fork() land here and
+      // not in the first cell's numbers.
+      m_workers = max_workers;
+      (void)collect_usage(true);
     }
   }
 
