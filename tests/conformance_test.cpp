@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include "harness/closed_loop.hpp"
@@ -24,38 +26,47 @@ struct conformance_case {
   workloads::param_values params;
 };
 
-class Conformance : public ::testing::TestWithParam<conformance_case> {};
+runners::runner& runner_named(const std::string& name) {
+  for (auto& r : *g_runners)
+    if (r->name() == name) return *r;
+  throw std::invalid_argument("no runner " + name);
+}
 
-TEST_P(Conformance, EveryRunnerCompletesAndMatchesTheReference) {
-  const auto& c = GetParam();
+class Conformance : public ::testing::TestWithParam<std::tuple<std::string, conformance_case>> {};
+
+TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
+  const auto& [runner_name, c] = GetParam();
+  runners::runner& r = runner_named(runner_name);
   const auto spec = workloads::make_spec(*workloads::find_workload(c.workload), c.params, k_cal);
   harness::reference_checksums reference;
-  for (const auto& r : *g_runners) {
-    for (const workloads::load_point load : {workloads::load_point{1, 1}, workloads::load_point{2, 8}}) {
-      const unsigned workers = r->shape() == runners::runner_shape::worker_pool ? load.workers : 1;
-      const unsigned concurrency = r->shape() == runners::runner_shape::sequential ? 1 : load.concurrency;
-      harness::closed_loop loop(spec, 5ms, 40ms, concurrency);
-      const runners::cell_outcome out = r->run(loop, workers);
-      SCOPED_TRACE(std::string(r->name()) + " workers " + std::to_string(workers) + " concurrency " +
-                   std::to_string(concurrency));
-      ASSERT_GT(loop.issued(), 0u);
-      EXPECT_EQ(out.stats.completed, loop.issued());
-      EXPECT_EQ(out.stats.checksum_fold, reference.fold(spec, loop.issued()));
-      EXPECT_GT(out.stats.measured, 0u);
-      EXPECT_EQ(out.stats.latency.count(), out.stats.measured) << "every measured completion is in the histogram";
-      if (r->name() == "procs") EXPECT_GT(out.other_processes.user_s + out.other_processes.sys_s, 0.0);
+  for (const workloads::load_point load : {workloads::load_point{1, 1}, workloads::load_point{2, 8}}) {
+    const unsigned workers = r.shape() == runners::runner_shape::worker_pool ? load.workers : 1;
+    const unsigned concurrency = r.shape() == runners::runner_shape::sequential ? 1 : load.concurrency;
+    SCOPED_TRACE("workers " + std::to_string(workers) + " concurrency " + std::to_string(concurrency));
+    harness::closed_loop loop(spec, 5ms, 40ms, concurrency);
+    const runners::cell_outcome out = r.run(loop, workers);
+    ASSERT_GT(loop.issued(), 0u);
+    EXPECT_EQ(out.stats.completed, loop.issued());
+    EXPECT_EQ(out.stats.checksum_fold, reference.fold(spec, loop.issued()));
+    EXPECT_GT(out.stats.measured, 0u);
+    EXPECT_EQ(out.stats.latency.count(), out.stats.measured) << "every measured completion is in the histogram";
+    if (runner_name == "procs") {
+      EXPECT_GT(out.other_processes.user_s + out.other_processes.sys_s, 0.0) << "worker CPU is accounted";
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Workloads, Conformance,
-                         ::testing::Values(conformance_case{"cpu", {{"work_us", 20}}},
-                                           conformance_case{"cpu", {{"work_us", 0}}},
-                                           conformance_case{"sleep", {{"wait_us", 1000}}},
-                                           conformance_case{"mixed", {{"request_us", 500}, {"cpu_share", 0.5}}}),
-                         [](const auto& info) {
-                           return info.param.workload + "_" + std::to_string(info.index);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    RunnersByWorkloads, Conformance,
+    ::testing::Combine(::testing::Values("seq", "coro", "threads", "procs"),
+                       ::testing::Values(conformance_case{"cpu", {{"work_us", 20}}},
+                                         conformance_case{"cpu", {{"work_us", 0}}},
+                                         conformance_case{"sleep", {{"wait_us", 1000}}},
+                                         conformance_case{"mixed", {{"request_us", 500}, {"cpu_share", 0.5}}})),
+    [](const auto& param_info) {
+      return std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param).workload + "_" +
+             std::to_string(param_info.index);
+    });
 
 TEST(Conformance, EveryRunnerIsRegisteredOnce) {
   std::vector<std::string> names;
