@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "harness/closed_loop.hpp"
+#include "harness/interrupt.hpp"
 #include "harness/resource_usage.hpp"
 
 namespace conpar::harness {
@@ -40,6 +41,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
       std::chrono::duration_cast<clock::duration>(seconds(std::max(s.options.duration_s, 5 * request_s)));
   latency_histogram repetition_latency;  // merged over the repetition's iterations (normally one)
   for (auto _ : state) {
+    if (const int sig = interrupt_signal()) {
+      state.SkipWithError(("not run: the run was interrupted by " + signal_name(sig)).c_str());
+      break;
+    }
     reset_peak_rss();  // this cell's peak, not the run's
     closed_loop load(spec, warmup, duration, c.load.concurrency);
     runners::cell_outcome out;
@@ -47,6 +52,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
       out = c.runner->run(load, c.load.workers);
     } catch (const std::exception& e) {
       state.SkipWithError((std::string(c.runner->name()) + " failed: " + e.what()).c_str());
+      break;
+    }
+    if (const int sig = interrupt_signal()) {  // a cut-short window is no measurement
+      state.SkipWithError(("interrupted by " + signal_name(sig) + " during the cell").c_str());
       break;
     }
     const double wall_s = seconds(clock::now() - load.window().start).count();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "harness/interrupt.hpp"
 #include "harness/latency_histogram.hpp"
 #include "harness/resource_usage.hpp"
 #include "workloads/workload.hpp"
@@ -71,7 +72,7 @@ class closed_loop {
 
   // Safe from any thread. `now` is the caller's clock reading (usually the previous completion time).
   [[nodiscard]] std::optional<workloads::request> next(clock::time_point now) noexcept {
-    if (now >= m_window.stop) return std::nullopt;
+    if (now >= m_window.stop || interrupt_signal() != 0) return std::nullopt;
     // relaxed: the id only has to be unique; the request's data is built locally from it
     return m_spec.make(m_next_id.fetch_add(1, std::memory_order_relaxed));
   }

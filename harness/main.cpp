@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/cell_bench.hpp"
+#include "harness/interrupt.hpp"
 #include "harness/machine.hpp"
 #include "harness/matrix.hpp"
 #include "harness/progress_reporter.hpp"
@@ -24,7 +25,8 @@ namespace {
 
 using namespace conpar;
 
-// Exit codes (README "Exit codes"): 0 ok, 1 results could not be written, 2 bad input, 3 benchmark errors.
+// Exit codes (README "Exit codes"): 0 ok, 1 results could not be written, 2 bad input, 3 benchmark errors,
+// 128 + N interrupted by signal N (130 SIGINT, 143 SIGTERM).
 constexpr int k_exit_write_failed = 1;
 constexpr int k_exit_bad_input = 2;
 constexpr int k_exit_benchmark_errors = 3;
@@ -150,6 +152,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   benchmark::Initialize(&gb_argc, gb_argv.data());
   if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_argv.data())) return k_exit_bad_input;
 
+  harness::install_interrupt_handlers();
   session.calibration = workloads::calibrate();
   nlohmann::json context = run_context(cmd, session, cores);
 
@@ -178,6 +181,11 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   }
   std::cout << "conpar: " << reporter.runs() << " repetitions of " << cells.size() << " cells, " << reporter.errors()
             << " errors; results in " << out.string() << "\n";
+  if (const int sig = harness::interrupt_signal()) {
+    std::cerr << "conpar: interrupted by " << harness::signal_name(sig) << "; the cells run so far are in " << out.string()
+              << "\n";
+    return 128 + sig;
+  }
   return reporter.errors() > 0 ? k_exit_benchmark_errors : 0;
 }
 

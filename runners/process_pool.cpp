@@ -27,6 +27,10 @@ constexpr auto k_idle_check = 30s;
 [[noreturn]] void worker_main(worker_slot& s, doorbell& result_bell, std::atomic<std::uint64_t>& ready,
                              std::uint64_t my_bit, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Ctrl-C reaches the whole foreground process group: the parent decides how the run ends, and its
+  // pool stops the workers. SIGTERM sent to a worker itself still ends it (the parent's handler is reset).
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_DFL);
   if (getppid() != parent) _exit(0);  // the parent died before the line above took effect
   job j;
   for (;;) {

@@ -184,7 +184,10 @@ class procs_runner final : public runner {
         result r;
         while (m_outstanding[w] > 0 && m_pool->slot(w).results.try_pop(r)) --m_outstanding[w];
         if (m_outstanding[w] == 0) continue;
-        if (auto death = m_pool->death_of(w)) throw runner_error("procs: " + *death);
+        if (m_pool->death_of(w)) {
+          m_outstanding[w] = 0;  // its jobs are gone with it; check_alive() reports it to cells that need it
+          continue;
+        }
         pending = true;
       }
       if (!pending) break;

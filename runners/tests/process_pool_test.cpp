@@ -59,9 +59,12 @@ TEST(ProcessPool, KilledWorkerIsReportedByNameAndSignalThenReaped) {
     }
     killer.join();
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "detected within the liveness interval, not at the window's end";
-    // The dead worker stays reported for later cells that need it.
+    // The dead worker stays reported for later cells that need it; a cell that needs only the live one runs.
     harness::closed_loop later(spec, 1ms, 10ms, 2);
     EXPECT_THROW((void)procs->run(later, 2), runners::runner_error);
+    harness::closed_loop survivor(spec, 1ms, 10ms, 1);
+    const auto out = procs->run(survivor, 1);
+    EXPECT_EQ(out.stats.completed, survivor.issued());
   }
   EXPECT_TRUE(children_of_this_process().empty()) << "the pool reaps every worker, dead or alive";
 }

@@ -1,0 +1,26 @@
+// SIGINT / SIGTERM end a run cleanly: the cell in flight stops issuing, later cells are skipped, and the
+// results so far are written before the process exits 128 + signal.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+namespace conpar::harness {
+
+namespace detail {
+inline std::atomic<int> g_interrupt_signal{0};  // lock-free, so the handler may store it
+static_assert(std::atomic<int>::is_always_lock_free);
+}  // namespace detail
+
+// The signal that interrupted the run, or 0. Relaxed: it is a one-way flag read on every request.
+[[nodiscard]] inline int interrupt_signal() noexcept {
+  return detail::g_interrupt_signal.load(std::memory_order_relaxed);
+}
+
+// "SIGINT" for SIGINT, and so on.
+[[nodiscard]] std::string signal_name(int sig);
+
+// Installs handlers for SIGINT and SIGTERM that only record the signal; a second signal changes nothing.
+void install_interrupt_handlers();
+
+}  // namespace conpar::harness

@@ -1,0 +1,298 @@
+"""The report's figures, drawn with matplotlib. Each function returns (figure, what it shows) or
+None when the run has no data for it; the report turns the figure into inline SVG."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display, and no GUI backend that could differ between machines
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+import experiments as ex
+from fmt import duration_us
+from results import PERCENTILES, Cell, Run, order_runners
+
+matplotlib.rcParams.update({
+    "svg.hashsalt": "conpar",  # fixed ids: the same input gives byte-identical SVG
+    "svg.fonttype": "none",  # text stays text: smaller, searchable; DejaVu metrics are the widest fallback
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.fontsize": 8,
+})
+
+RUNNER_COLORS = {"seq": "#555555", "coro": "#1f77b4", "threads": "#ff7f0e", "procs": "#2ca02c"}
+OTHER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^"}
+OTHER_MARKERS = ("D", "v", "P", "X")
+WIDTH = 9.0  # inches; the legend sits right of the axes, never over the data
+
+
+def color(runner: str, runners: list[str]) -> str:
+    if runner in RUNNER_COLORS:
+        return RUNNER_COLORS[runner]
+    others = [r for r in runners if r not in RUNNER_COLORS]
+    return OTHER_COLORS[others.index(runner) % len(OTHER_COLORS)]
+
+
+def _legend_outside(ax, **kw) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kw)
+
+
+def _thousands(ax_axis) -> None:
+    ax_axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+
+
+def _log_axis(ax, which: str, lo: float, hi: float) -> None:
+    """Log scale with plain numbers (no mathtext); 1-2-5 labels when the data spans few decades."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) < 2.5 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_minor_formatter(NullFormatter())
+    _thousands(axis)
+
+
+def _mark_noisy(ax, points: list[tuple[float, float]], labelled: bool) -> bool:
+    """Rings noisy cells; returns whether the legend entry is now taken."""
+    if not points:
+        return labelled
+    xs, ys = zip(*points)
+    ax.scatter(xs, ys, s=140, facecolors="none", edgecolors="red", linewidths=1.2, zorder=5,
+               label=None if labelled else "noisy cell (CV above limit)")
+    return True
+
+
+def _panels(n: int, height: float) -> tuple[Figure, list]:
+    fig = Figure(figsize=(WIDTH, height * n), layout="constrained")
+    return fig, list(fig.subplots(n, 1, squeeze=False)[:, 0])
+
+
+def cpu_scaling(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.cpu_scaling(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    fig, axes = _panels(len(groups), 4.2)
+    for ax, (label, series) in zip(axes, groups.items()):
+        noisy: list[tuple[float, float]] = []
+        levels = sorted({w for points in series.values() for w, _ in points})
+        for runner, points in series.items():
+            xs = [w for w, _ in points]
+            ys = [c.get("items_per_second") for _, c in points]
+            noisy += [(w, c.get("items_per_second")) for w, c in points if c.noisy]
+            col = color(runner, runners)
+            if len(points) == 1:  # a one-cell runner (seq) is the reference level, drawn across
+                ax.axhline(ys[0], color=col, ls=":", lw=1.2, label=f"{runner} ({xs[0]:g} worker)")
+                ax.plot(xs, ys, "o", color=col)
+                continue
+            ax.plot(xs, ys, "o-", color=col, lw=1.8, label=runner)
+            base = next((c.get("items_per_second") for w, c in points if w == 1), None)
+            if base is not None:
+                ax.plot(levels, [w * base for w in levels], "--", color=col, lw=1, alpha=0.7,
+                        label=f"{runner} ideal (W x 1-worker)")
+        if run.cores:
+            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=f"{run.cores} cores")
+        _mark_noisy(ax, noisy, False)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(levels)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_ylim(bottom=0)
+        _thousands(ax.yaxis)
+        ax.set_title(f"{label} (closed loop)")
+        ax.set_xlabel("workers W (coro: one thread, W x the per-worker requests in flight)")
+        ax.set_ylabel("throughput (requests/s)")
+        _legend_outside(ax)
+    return fig, ("Throughput against workers for CPU-bound requests; dashed: each runner's ideal "
+                 "(W times its own 1-worker throughput); dash-dotted: the core count.")
+
+
+def io_scaling(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.io_scaling(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    fig, axes = _panels(len(groups), 4.4)
+    for ax, (label, series) in zip(axes, groups.items()):
+        noisy: list[tuple[float, float]] = []
+        cells = [c for points in series.values() for _, c in points]
+        for runner, points in series.items():
+            xs = [x for x, _ in points]
+            ys = [c.get("items_per_second") for _, c in points]
+            noisy += [(x, c.get("items_per_second")) for x, c in points if c.noisy]
+            ax.plot(xs, ys, "o-", color=color(runner, runners), lw=1.8, label=runner)
+        span = np.array(sorted({c.concurrency for c in cells}), dtype=float)
+        wait_us = cells[0].param("wait_us")
+        ax.plot(span, span * 1e6 / wait_us, "k--", lw=1, label=f"bound: in flight / wait ({duration_us(wait_us)})")
+        if run.cores:
+            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=f"{run.cores} cores")
+        _mark_noisy(ax, noisy, False)
+        rates = [c.get("items_per_second") for c in cells] + list(span * 1e6 / wait_us)
+        _log_axis(ax, "x", span[0], span[-1])
+        _log_axis(ax, "y", min(rates), max(rates))
+        ax.set_title(f"{label} (closed loop)")
+        ax.set_xlabel("requests in flight (concurrency C)")
+        ax.set_ylabel("throughput (requests/s)")
+        _legend_outside(ax)
+    return fig, ("Throughput against requests in flight for waiting requests, log-log; dashed: the "
+                 "Little's-law bound C / wait; dash-dotted: the core count.")
+
+
+def crossover(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.crossover(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    fig, axes = _panels(len(groups), 4.2)
+    for ax, (label, series) in zip(axes, groups.items()):
+        noisy: list[tuple[float, float]] = []
+        for runner, points in series.items():
+            xs = [x for x, _ in points]
+            ys = [c.get("items_per_second") for _, c in points]
+            noisy += [(x, c.get("items_per_second")) for x, c in points if c.noisy]
+            levels = sorted({c.concurrency for _, c in points})
+            in_flight = "/".join(f"{c:,}" for c in levels)
+            ax.plot(xs, ys, "o-", color=color(runner, runners), lw=1.8, label=f"{runner} ({in_flight} in flight)")
+        cells = [c for points in series.values() for _, c in points]
+        shares = np.linspace(min(c.param("cpu_share") for c in cells), max(c.param("cpu_share") for c in cells), 60)
+        request_us = cells[0].param("request_us")
+        conc = ex.main_concurrency(series)
+        if request_us and shares[0] > 0:
+            # Bounds at the group's concurrency: C requests per request time, or k cores' worth of compute.
+            for k, style in ((1, ":"), (run.cores, "--")):
+                if k:
+                    bound = np.minimum(conc * 1e6 / request_us, k * 1e6 / (shares * request_us))
+                    ax.plot(shares, bound, "k" + style, lw=1, label=f"bound, {k} core{'s' if k > 1 else ''}, {conc} in flight")
+        _mark_noisy(ax, noisy, False)
+        rates = [c.get("items_per_second") for c in cells]
+        _log_axis(ax, "y", min(rates), max(rates))
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{label} (closed loop)")
+        ax.set_xlabel("CPU share of the request (compute time / request time)")
+        ax.set_ylabel("throughput (requests/s)")
+        _legend_outside(ax)
+    return fig, ("Throughput against the CPU share of a compute-wait-compute request; dotted and dashed: "
+                 "the bound with one core and with every core at the group's concurrency.")
+
+
+def latency(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.open_loop(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    fig = Figure(figsize=(WIDTH, 3.8 * len(groups)), layout="constrained")
+    axes = fig.subplots(len(groups), 2, squeeze=False)
+    nines = [-np.log10(1 - q) for q in (0.5, 0.9, 0.99, 0.999)]  # p50..p99.9 evenly spaced
+    for (left, right), (label, series) in zip(axes, groups.items()):
+        for runner, points in series.items():
+            col = color(runner, runners)
+            for i, (offered, c) in enumerate(points):
+                have = [(x, c.get(k)) for x, (k, _) in zip(nines, PERCENTILES) if c.get(k) is not None]
+                if have:
+                    left.plot(*zip(*have), "o-", color=col, lw=1.2, alpha=0.35 + 0.65 * (i + 1) / len(points),
+                              label=runner if i == len(points) - 1 else None)
+            for key, style, name in (("latency_p99_us", "o-", "p99"), ("latency_p50_us", "--", "p50")):
+                curve = [(x, c.get(key)) for x, c in points if c.get(key) is not None]
+                if curve:
+                    right.plot(*zip(*curve), style, color=col, lw=1.8 if name == "p99" else 1,
+                               label=f"{runner} {name}")
+            sat = [(x, c.get("latency_p99_us")) for x, c in points
+                   if ex.saturated(c) and c.get("latency_p99_us") is not None]
+            if sat:
+                right.plot(*zip(*sat), "x", color="red", ms=9, mew=2)
+        right.plot([], [], "x", color="red", ms=9, mew=2, label="saturated (achieved < 95% offered)")
+        values = [c.get(k) for points in series.values() for _, c in points for k, _ in PERCENTILES
+                  if c.get(k) is not None]
+        left.set_xticks(nines, [name for _, name in PERCENTILES])
+        if values:
+            _log_axis(left, "y", min(values), max(values))
+            _log_axis(right, "y", min(values), max(values))
+        left.set_title(f"{label}: percentiles (darker: higher offered rate)")
+        left.set_xlabel("percentile")
+        left.set_ylabel("latency (\u00b5s)")
+        left.legend(loc="upper left")
+        offered = [x for points in series.values() for x, _ in points]
+        _log_axis(right, "x", min(offered), max(offered))
+        right.set_title(f"{label}: latency vs offered rate")
+        right.set_xlabel("offered rate (requests/s)")
+        right.set_ylabel("latency (\u00b5s)")
+        _legend_outside(right)
+    return fig, ("Open-loop latency measured from each request's scheduled start: percentiles per runner "
+                 "and offered rate, and p50/p99 against the offered rate.")
+
+
+def concurrency_map(run: Run) -> tuple[Figure, str] | None:
+    cells = ex.map_points(run)
+    if not cells:
+        return None
+    runners = order_runners(c.runner for c in cells)
+    workloads = list(dict.fromkeys(c.workload for c in cells))
+    markers = {w: WORKLOAD_MARKERS.get(w, OTHER_MARKERS[i % len(OTHER_MARKERS)]) for i, w in enumerate(workloads)}
+    fig = Figure(figsize=(WIDTH, 4.8), layout="constrained")
+    ax = fig.subplots()
+    for c in cells:
+        ax.scatter(c.get("in_flight"), c.get("busy_cores"), s=42, marker=markers[c.workload],
+                   color=color(c.runner, run.runners()), alpha=0.85, edgecolors="white", linewidths=0.5, zorder=3)
+    noisy = [(c.get("in_flight"), c.get("busy_cores")) for c in cells if c.noisy]
+    if noisy:
+        ax.scatter(*zip(*noisy), s=140, facecolors="none", edgecolors="red", linewidths=1.2, zorder=4)
+    top = max([c.get("busy_cores") for c in cells] + [run.cores or 1])
+    if run.cores:
+        ax.axhline(run.cores, color="black", ls="-.", lw=1)
+    in_flight = [c.get("in_flight") for c in cells]
+    _log_axis(ax, "x", min(in_flight), max(in_flight))
+    ax.set_ylim(-0.04 * top, top * 1.12)  # below zero so idle cells are not cut by the axis
+    ax.set_xlabel("achieved concurrency: mean requests in flight (throughput x mean latency)")
+    ax.set_ylabel("achieved parallelism: busy cores (CPU time / wall time)")
+    ax.set_title("Concurrency vs parallelism, one point per cell (closed loop)")
+    handles = [Line2D([], [], ls="", marker="o", color=color(r, run.runners()), label=r) for r in runners]
+    handles += [Line2D([], [], ls="", marker=markers[w], mfc="none", mec="black", label=w) for w in workloads]
+    if run.cores:
+        handles.append(Line2D([], [], color="black", ls="-.", lw=1, label=f"{run.cores} cores"))
+    if noisy:
+        handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="red", ms=11, label="noisy cell"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    return fig, ("Each cell's achieved concurrency (x, log) against its achieved parallelism (y): "
+                 "colour is the runner, marker the workload; dash-dotted: the core count.")
+
+
+def cost(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.cost_groups(run)
+    if not groups:
+        return None
+    runners = order_runners(c.runner for cells in groups.values() for c in cells)
+    fig = Figure(figsize=(WIDTH, 1.2 + 0.32 * len(groups)), layout="constrained")
+    cpu_ax, rss_ax = fig.subplots(1, 2, sharey=True)
+    labels = list(groups)
+    step = 0.7 / max(len(runners), 1)
+    for gi, label in enumerate(labels):
+        for c in groups[label]:
+            y = gi + (runners.index(c.runner) - (len(runners) - 1) / 2) * step
+            col = color(c.runner, run.runners())
+            for ax, value in ((cpu_ax, c.get("cpu_us_per_request")), (rss_ax, ex.rss_per_in_flight(c))):
+                if value and value > 0:  # log axes: a zero cost has no place, the table shows it
+                    ax.plot(value, y, "o", color=col, ms=5, mec="red" if c.noisy else col)
+    cpu_ax.set_yticks(range(len(labels)), labels)
+    cpu_ax.invert_yaxis()
+    for ax, xlabel in ((cpu_ax, "CPU per request (\u00b5s, user + sys)"),
+                       (rss_ax, "peak RSS per request in flight (MB)")):
+        values = [x for line in ax.get_lines() for x in line.get_xdata()]
+        if values:
+            _log_axis(ax, "x", min(values), max(values))
+        ax.set_xlabel(xlabel)
+        ax.grid(True, axis="x", which="major")
+        ax.grid(False, axis="y")
+    for gi in range(1, len(labels)):
+        for ax in (cpu_ax, rss_ax):
+            ax.axhline(gi - 0.5, color="grey", lw=0.4, alpha=0.5)
+    handles = [Line2D([], [], ls="", marker="o", color=color(r, run.runners()), label=r) for r in runners]
+    if any(c.noisy for cells in groups.values() for c in cells):
+        handles.append(Line2D([], [], ls="", marker="o", color="white", mec="red", label="noisy cell"))
+    rss_ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    fig.suptitle("Cost per request, cells grouped by request and requests in flight (closed loop)")
+    return fig, ("CPU time per completed request and peak resident memory (summed over processes) per "
+                 "request in flight, per runner, for cells with the same request and concurrency.")

@@ -1,0 +1,51 @@
+"""Number formatting shared by tables, captions and verdicts, so a number reads the same everywhere."""
+from __future__ import annotations
+
+MISSING = "\u2014"  # em dash: no number
+
+
+def num(x: float | None) -> str:
+    """About three significant figures, thousands separated: 12,543 / 98.6 / 1.96 / 0.042."""
+    if x is None:
+        return MISSING
+    a = abs(x)
+    # Thresholds sit where rounding would carry into the next digit (99.96 -> "100", not "100.0").
+    if a >= 99.95:
+        return f"{x:,.0f}"
+    if a >= 9.995:
+        return f"{x:.1f}"
+    if a >= 0.9995:
+        return f"{x:.2f}"
+    if a == 0:
+        return "0"
+    return f"{x:.2g}"
+
+
+def rate(x: float | None) -> str:
+    return MISSING if x is None else f"{num(x)}/s"
+
+
+def ratio(x: float | None) -> str:
+    return MISSING if x is None else f"{x:.2f}x"
+
+
+def pct(x: float | None) -> str:
+    """A fraction as a percentage: 0.986 -> 98.6%."""
+    if x is None:
+        return MISSING
+    if abs(x) >= 10 or round(100 * x, 1) == round(100 * x):
+        return f"{100 * x:,.0f}%"
+    return f"{100 * x:.1f}%"
+
+
+def count(x: float | None) -> str:
+    return MISSING if x is None else f"{x:,.0f}"
+
+
+def duration_us(us: float) -> str:
+    """A request time for prose: 10000 -> '10 ms', 100 -> '100 µs'."""
+    if us >= 1_000_000:
+        return f"{us / 1_000_000:g} s"
+    if us >= 1000:
+        return f"{us / 1000:g} ms"
+    return f"{us:g} \u00b5s"

@@ -1,0 +1,244 @@
+"""Loads conpar results files and reduces each cell to one row of numbers.
+
+A results file is Google Benchmark JSON extended by conpar (results/README.md). Each cell
+(one run_name) may have several repetitions plus aggregate rows; the report reads the median
+row when there is one, otherwise the single iteration row.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1  # the newest results schema this report reads
+
+PERCENTILES = (
+    ("latency_p50_us", "p50"),
+    ("latency_p90_us", "p90"),
+    ("latency_p99_us", "p99"),
+    ("latency_p999_us", "p99.9"),
+)
+
+# Name parameters that say how a cell is loaded rather than what a request is.
+LOAD_KEYS = ("workers", "concurrency")
+
+
+class InputError(Exception):
+    """A file that is missing, unreadable or not a conpar results file."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class Cell:
+    """One cell of a run: its identity from the name, its numbers from the chosen row."""
+
+    name: str
+    workload: str
+    runner: str
+    params: dict[str, float]  # every key:value of the name, workers and concurrency included
+    counters: dict[str, float] = field(default_factory=dict)
+    noisy: bool = False
+    error: str | None = None
+    # percentile counter -> why it is absent ("too few samples ...")
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> float | None:
+        return self.counters.get(key)
+
+    def param(self, key: str) -> float | None:
+        """A name parameter, else the counter of the same name (error rows only have the name)."""
+        return self.params.get(key, self.counters.get(key))
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def workers(self) -> int:
+        return int(self.param("workers") or 1)
+
+    @property
+    def concurrency(self) -> int:
+        return int(self.param("concurrency") or 1)
+
+    @property
+    def open_loop(self) -> bool:
+        return "offered_per_second" in self.counters
+
+    @property
+    def shape(self) -> tuple[tuple[str, float], ...]:
+        """The request's parameters from the name: what the work is, not how it is loaded."""
+        return tuple((k, v) for k, v in self.params.items() if k not in LOAD_KEYS)
+
+    def shape_label(self, without: Iterable[str] = ()) -> str:
+        skip = set(without)
+        parts = [f"{k} {v:g}" for k, v in self.shape if k not in skip]
+        return " ".join([self.workload, *parts])
+
+
+@dataclass
+class ErrorRow:
+    name: str
+    repetition: int | None
+    message: str
+
+
+@dataclass
+class Run:
+    """One results file."""
+
+    path: str
+    context: dict
+    cells: list[Cell]
+    errors: list[ErrorRow]
+
+    @property
+    def cores(self) -> int | None:
+        cores = self.context.get("cores", self.context.get("num_cpus"))
+        return int(cores) if isinstance(cores, (int, float)) and cores > 0 else None
+
+    def select(self, workload: str | None = None, closed_loop: bool = True) -> list[Cell]:
+        """Successful cells (of one workload), closed- or open-loop ones."""
+        return [
+            c
+            for c in self.cells
+            if c.ok and (workload is None or c.workload == workload) and c.open_loop != closed_loop
+        ]
+
+    def runners(self) -> list[str]:
+        return order_runners({c.runner for c in self.cells})
+
+
+# The order runners appear in, in legends and tables: the reference first, then by model.
+KNOWN_RUNNERS = ("seq", "coro", "threads", "procs")
+
+
+def order_runners(names: Iterable[str]) -> list[str]:
+    names = set(names)
+    known = [r for r in KNOWN_RUNNERS if r in names]
+    return known + sorted(names - set(known))
+
+
+def group_by(cells: Iterable[Cell], key) -> dict:
+    """Groups cells by key(cell), in the order the keys first appear."""
+    groups: dict = {}
+    for c in cells:
+        groups.setdefault(key(c), []).append(c)
+    return groups
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[Path]:
+    """Files as given; folders become their *.json files, sorted so the report is reproducible."""
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.glob("*.json") if q.is_file())
+            if not found:
+                raise InputError(p, "folder holds no *.json file")
+            paths.extend(found)
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise InputError(p, "no such file or folder")
+    return paths
+
+
+def load_run(path: Path) -> Run:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise InputError(path, "not JSON: not UTF-8 text") from e
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("context"), dict) or not isinstance(
+        doc.get("benchmarks"), list
+    ):
+        raise InputError(path, "not a conpar results file: expected an object with 'context' and 'benchmarks'")
+    context = doc["context"]
+    version = context.get("schema_version")
+    if version is None:
+        raise InputError(path, "not a conpar results file: its context has no schema_version "
+                               "(a plain Google Benchmark file?)")
+    if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+        raise InputError(path, f"schema_version {version!r} is not one this report reads (1..{SCHEMA_VERSION})")
+
+    rows = doc["benchmarks"]
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise InputError(path, f"benchmarks[{i}] is not a row with a name")
+        if len(row.get("run_name", row["name"]).split("/")) < 2:
+            raise InputError(path, f"benchmarks[{i}]: name {row['name']!r} is not <workload>/<runner>/...")
+
+    by_cell = group_by(rows, lambda r: r.get("run_name", r["name"]))
+    cells = [_reduce(name, cell_rows) for name, cell_rows in by_cell.items()]
+    errors = [
+        ErrorRow(r.get("run_name", r["name"]), r.get("repetition_index"), str(r.get("error_message") or "no message"))
+        for r in rows
+        if r.get("error_occurred")
+    ]
+    return Run(str(path), context, cells, errors)
+
+
+def load_runs(inputs: Iterable[str]) -> list[Run]:
+    return [load_run(p) for p in expand_inputs(inputs)]
+
+
+def _parse_name(name: str) -> tuple[str, str, dict[str, float]]:
+    workload, runner, *rest = name.split("/")
+    params: dict[str, float] = {}
+    for part in rest:
+        key, sep, value = part.partition(":")
+        if not sep:
+            continue
+        try:
+            params[key] = float(value)
+        except ValueError:
+            continue  # a non-numeric parameter says nothing the counters do not
+    return workload, runner, params
+
+
+def _numbers(row: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _reduce(name: str, rows: list[dict]) -> Cell:
+    workload, runner, params = _parse_name(name)
+    iterations = [r for r in rows if r.get("run_type", "iteration") == "iteration"]
+    failed = [r for r in rows if r.get("error_occurred")]
+    if failed:
+        # One failed repetition makes the whole cell untrustworthy: it gets no numbers.
+        return Cell(name, workload, runner, params, error=str(failed[0].get("error_message") or "no message"))
+
+    median = next((r for r in rows if r.get("run_type") == "aggregate" and r.get("aggregate_name") == "median"), None)
+    if median is not None:
+        counters = _numbers(median)
+    elif len(iterations) == 1:
+        counters = _numbers(iterations[0])
+    else:
+        # Several repetitions without aggregates (e.g. filtered out): take the median ourselves.
+        numbers = [_numbers(r) for r in iterations]
+        keys = sorted(set().union(*numbers))
+        counters = {k: statistics.median(n[k] for n in numbers if k in n) for k in keys}
+
+    # Google Benchmark's median of a counter that only some repetitions carry is the median of those
+    # few, which can put p99.9 below p99. A percentile counts only if every repetition backs it.
+    missing: dict[str, str] = {}
+    for key, _ in PERCENTILES:
+        have = sum(1 for r in iterations if key in r)
+        if iterations and have < len(iterations):
+            counters.pop(key, None)
+            missing[key] = "too few samples" if have == 0 else (
+                f"too few samples in {len(iterations) - have} of {len(iterations)} repetitions")
+        elif key not in counters:
+            missing[key] = "too few samples"
+
+    noisy = any(r.get("noisy") for r in rows)
+    return Cell(name, workload, runner, params, counters, noisy=noisy, missing=missing)

@@ -1,0 +1,164 @@
+"""The tables behind each figure, as plain text cells that the report renders to HTML and Markdown."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import experiments as ex
+import fmt
+from results import PERCENTILES, Cell, Run
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    text_columns: int = 1  # the first columns hold words; the rest numbers, right-aligned
+    notes: list[str] = field(default_factory=list)
+
+
+def flags(cell: Cell) -> str:
+    if not cell.ok:
+        return f"error: {cell.error}"
+    return "noisy" if cell.noisy else ""
+
+
+def _failed(run: Run, workload: str, label: str, label_of) -> list[Cell]:
+    """Failed cells that belong to a group: they have no numbers but keep their place in the table."""
+    return [c for c in run.cells if not c.ok and c.workload == workload and label_of(c) == label]
+
+
+def _no_numbers(cell: Cell, n: int) -> list[str]:
+    return [fmt.MISSING] * n + [flags(cell)]
+
+
+def _ctx_switches(cell: Cell) -> float | None:
+    vol, invol = cell.get("ctx_voluntary"), cell.get("ctx_involuntary")
+    return None if vol is None or invol is None else vol + invol
+
+
+def cpu_scaling(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.cpu_scaling(run).items():
+        seq = series.get("seq")
+        seq_rate = seq[0][1].get("items_per_second") if seq else None
+        rows = []
+        for runner, points in series.items():
+            for w, c in points:
+                s = ex.speedup(points, w)
+                rate = c.get("items_per_second")
+                rows.append([runner, f"{w:g}", fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate),
+                             fmt.ratio(s), fmt.pct(s / w if s is not None else None),
+                             fmt.ratio(rate / seq_rate if seq_rate else None), fmt.num(c.get("busy_cores")),
+                             flags(c)])
+        rows += [[c.runner, fmt.MISSING, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 5)]
+                 for c in _failed(run, "cpu", label, Cell.shape_label)]
+        tables.append(Table(f"CPU scaling: {label}",
+                            ["runner", "sweep W", "workers", "in flight", "requests/s", "speed-up vs own 1 worker",
+                             "% of ideal", "vs seq", "busy cores", "flags"], rows))
+    return tables
+
+
+def io_scaling(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.io_scaling(run).items():
+        rows = []
+        for runner, points in series.items():
+            for _, c in points:
+                bound = ex.io_bound(c)
+                rate = c.get("items_per_second")
+                rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
+                             fmt.pct(rate / bound), fmt.num(c.get("in_flight")), fmt.num(c.get("busy_cores")),
+                             fmt.num(c.get("rss_peak_mb")), fmt.count(_ctx_switches(c)), flags(c)])
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 8)]
+                 for c in _failed(run, "sleep", label, Cell.shape_label)]
+        tables.append(Table(f"I/O scaling: {label}",
+                            ["runner", "workers", "in flight", "requests/s", "bound C / wait", "% of bound",
+                             "achieved in flight", "busy cores", "peak RSS (MB)", "context switches", "flags"], rows))
+    return tables
+
+
+def crossover(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.crossover(run).items():
+        runners = list(series)
+        shares = sorted({x for points in series.values() for x, _ in points})
+        header = [f"{r} ({'/'.join(f'{c.concurrency:,}' for _, c in series[r])} in flight)" for r in runners]
+        rows = []
+        for share in shares:
+            at = {r: next((c for x, c in series[r] if x == share), None) for r in runners}
+            leader = max((c for c in at.values() if c is not None), key=lambda c: c.get("items_per_second"))
+            rows.append([f"{share:g}"] + [
+                fmt.MISSING if c is None else fmt.num(c.get("items_per_second")) + (" (noisy)" if c.noisy else "")
+                for c in at.values()] + [leader.runner])
+        failed = _failed(run, "mixed", label, lambda c: c.shape_label(without=("cpu_share",)))
+        notes = [f"{c.name}: error: {c.error}" for c in failed]
+        tables.append(Table(f"Crossover: {label} (requests/s)", ["cpu_share", *header, "most requests/s"], rows,
+                            notes=notes))
+    return tables
+
+
+def latency(run: Run) -> list[Table]:
+    """Closed-loop latency of every cell: the percentiles the histograms back, missing ones marked."""
+    cells = [c for c in run.cells if not c.open_loop]
+    if not cells:
+        return []
+    rows = []
+    for c in cells:
+        values = [fmt.num(c.get(k)) if c.ok else fmt.MISSING for k, _ in PERCENTILES]
+        missing = "; ".join(f"{name}: {c.missing[k]}" for k, name in PERCENTILES if k in c.missing)
+        rows.append([c.name, *values, fmt.num(c.get("latency_max_us")), fmt.num(c.get("latency_mean_us")),
+                     "; ".join(x for x in (flags(c), missing) if x)])
+    return [Table("Closed-loop latency (\u00b5s, from issue to completion)",
+                  ["cell", *[name for _, name in PERCENTILES], "max", "mean", "flags"], rows,
+                  notes=[f"{fmt.MISSING}: too few samples behind the percentile (p99 needs 100, p99.9 needs 1,000 "
+                         "in every repetition); it is left out, not guessed."])]
+
+
+def open_loop(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.open_loop(run).items():
+        rows = []
+        for runner, points in series.items():
+            for offered, c in points:
+                state = "saturated" if ex.saturated(c) else ""
+                rows.append([runner, fmt.num(offered), fmt.num(c.get("achieved_per_second")),
+                             *[fmt.num(c.get(k)) for k, _ in PERCENTILES], fmt.num(c.get("latency_max_us")),
+                             "; ".join(x for x in (state, flags(c)) if x)])
+        tables.append(Table(f"Open-loop latency: {label} (\u00b5s)",
+                            ["runner", "offered/s", "achieved/s", *[n for _, n in PERCENTILES], "max", "flags"], rows,
+                            notes=[f"{fmt.MISSING}: too few samples behind the percentile; saturated: achieved "
+                                   "< 95% of offered."]))
+    return tables
+
+
+def concurrency_map(run: Run) -> list[Table]:
+    rows = [[c.name, c.runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(c.get("in_flight")),
+             fmt.num(c.get("busy_cores")), flags(c)] for c in ex.map_points(run)]
+    if not rows:
+        return []
+    return [Table("Concurrency vs parallelism", ["cell", "runner", "workers", "in flight (set)",
+                                                  "in flight (achieved)", "busy cores", "flags"], rows,
+                  text_columns=2)]
+
+
+def cost(run: Run) -> list[Table]:
+    rows = []
+    for label, cells in ex.cost_groups(run).items():
+        for c in cells:
+            rows.append([label, c.runner, fmt.num(c.get("cpu_us_per_request")), fmt.num(c.get("cpu_user_s")),
+                         fmt.num(c.get("cpu_sys_s")), fmt.num(c.get("rss_peak_mb")),
+                         fmt.num(ex.rss_per_in_flight(c)), fmt.count(c.get("ctx_voluntary")),
+                         fmt.count(c.get("ctx_involuntary")), flags(c)])
+    if not rows:
+        return []
+    return [Table("Cost per request", ["cell group", "runner", "CPU \u00b5s/request", "CPU user (s)", "CPU sys (s)",
+                                       "peak RSS (MB)", "RSS MB per in flight", "voluntary ctx sw",
+                                       "involuntary ctx sw", "flags"], rows, text_columns=2)]
+
+
+def errors(run: Run) -> list[Table]:
+    if not run.errors:
+        return []
+    rows = [[e.name, fmt.MISSING if e.repetition is None else str(e.repetition), e.message] for e in run.errors]
+    return [Table("Failed rows", ["cell", "repetition", "error message"], rows, text_columns=3)]

@@ -1,0 +1,307 @@
+"""Plain-sentence verdicts computed from a run: every number cited comes from its cells, and a
+number from a noisy cell says so. Each function returns a list of sentences (empty: nothing to say)."""
+from __future__ import annotations
+
+import experiments as ex
+import fmt
+from results import PERCENTILES, Cell, Run
+
+# A runner whose busy cores stay below this while throughput stays near its 1-worker level is
+# concurrent but not parallel.
+ONE_CORE = 1.1
+NEAR_IDEAL = 0.9  # "within the bound" for I/O scaling
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _n(cell: Cell, text: str) -> str:
+    return f"{text} (noisy)" if cell.noisy else text
+
+
+def _rate(cell: Cell) -> float:
+    return cell.get("items_per_second")
+
+
+def general(run: Run) -> list[str]:
+    out = []
+    cells = run.cells
+    failed = [c for c in cells if not c.ok]
+    if failed:
+        out.append(f"{len(failed)} of {len(cells)} cells failed and carry no numbers: "
+                   f"{_and([c.name for c in failed])} (messages under Failed rows).")
+    noisy = [c for c in cells if c.noisy]
+    if noisy:
+        limit = run.context.get("noise_cv_limit")
+        reps = run.context.get("repetitions")
+        why = f"throughput CV above {fmt.pct(limit)}" if isinstance(limit, (int, float)) else "throughput CV above limit"
+        if reps:
+            why += f" over {reps} repetitions"
+        out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}): {_and([c.name for c in noisy])}; "
+                   "their numbers are marked (noisy) below.")
+    before, after = run.context.get("load_avg_before"), run.context.get("load_avg_after")
+    if run.cores and before and after:
+        busy = max(before[0], after[0]) > run.cores
+        out.append(f"1-minute load average {before[0]:.2f} before the run and {after[0]:.2f} after, on "
+                   f"{run.cores} cores: " + ("the machine was busy with other work, so small differences "
+                                             "may be noise." if busy else "the machine was otherwise quiet."))
+    return out
+
+
+def _pick_level(levels: list[float], cores: int | None) -> float:
+    """The sweep level verdicts cite: the core count, else the largest level within it."""
+    if cores in levels:
+        return float(cores)
+    within = [w for w in levels if cores is None or w <= cores]
+    return max(within or levels)
+
+
+def cpu_scaling(run: Run) -> list[str]:
+    out = []
+    for label, series in ex.cpu_scaling(run).items():
+        seq = series["seq"][0][1] if "seq" in series else None
+        scaling = {r: p for r, p in series.items() if len(p) > 1 and ex.speedup(p, 1) is not None}
+        if not scaling:
+            out.append(f"CPU-bound ({label}): no runner has both a 1-worker cell and a larger one, "
+                       "so there is no scaling to judge.")
+            continue
+        levels = sorted({w for p in scaling.values() for w, _ in p})
+        at = _pick_level(levels, run.cores)
+        parts = []
+        for runner, points in scaling.items():
+            cell = next((c for w, c in points if w == at), None)
+            if cell is None:
+                continue
+            s = ex.speedup(points, at)
+            text = f"{runner} {fmt.ratio(s)} ({fmt.pct(s / at)} of ideal, {fmt.num(cell.get('busy_cores'))} busy cores"
+            if seq:
+                text += f", {fmt.ratio(_rate(cell) / _rate(seq))} seq"
+            parts.append(_n(cell, text + ")"))
+        where = f"{at:g} workers" + (f" on {run.cores} cores" if run.cores else "")
+        out.append(f"CPU-bound ({label}): at {where}, throughput over each runner's own 1-worker throughput: "
+                   f"{_and(parts)}.")
+
+        flat = [r for r, p in scaling.items()
+                if (c := next((c for w, c in p if w == at), None)) is not None
+                and ex.speedup(p, at) < 1.2 and (c.get("busy_cores") or 0) < ONE_CORE]
+        if flat:
+            out.append(f"{_and(flat)} {'stays' if len(flat) == 1 else 'stay'} on one core while the sweep adds "
+                       "requests in flight: concurrency, not parallelism.")
+
+        if seq:
+            slow = [(r, p[0][1]) for r, p in scaling.items() if p[0][0] == 1 and _rate(p[0][1]) < 0.95 * _rate(seq)]
+            for runner, cell in slow:
+                out.append(_n(cell, f"One {runner} worker delivers {fmt.ratio(_rate(cell) / _rate(seq))} of seq "
+                                    f"({fmt.rate(_rate(cell))} vs {fmt.rate(_rate(seq))})") +
+                           ": the cost of its dispatch, paid before any parallelism.")
+
+        top = max(levels)
+        if top > at:
+            past = []
+            for runner, points in scaling.items():
+                a = next((c for w, c in points if w == at), None)
+                b = next((c for w, c in points if w == top), None)
+                if a and b:
+                    past.append((runner, _rate(b) / _rate(a), b))
+            if past:
+                gains = [g for _, g, _ in past]
+                verdict = ("more workers than cores add nothing" if max(gains) < 1.05
+                           else "some runners still gain past the cores")
+                past_what = f"past the {run.cores} cores" if run.cores and at == run.cores else f"past {at:g}"
+                out.append(f"At {top:g} workers, {past_what}, throughput is "
+                           f"{_and([_n(c, f'{r} {fmt.ratio(g)}') for r, g, c in past])} of the {at:g}-worker "
+                           f"throughput: {verdict}.")
+
+        best = max((c for p in series.values() for _, c in p), key=_rate)
+        lead = f"Most requests/s: {best.runner} with {fmt.rate(_rate(best))} ({best.name})"
+        if seq and best is not seq:
+            lead += f", {fmt.ratio(_rate(best) / _rate(seq))} seq"
+        out.append(_n(best, lead) + ".")
+    return out
+
+
+def io_scaling(run: Run) -> list[str]:
+    out = []
+    for label, series in ex.io_scaling(run).items():
+        wait = series[next(iter(series))][0][1].param("wait_us")
+        parts, within = [], []
+        for runner, points in series.items():
+            if len(points) == 1 and len(series) > 1:
+                continue  # a single cell (seq at 1 in flight) shows no scaling
+            c = points[-1][1]
+            share = _rate(c) / ex.io_bound(c)
+            text = (f"{runner} reaches {fmt.pct(share)} of the bound at {fmt.count(c.concurrency)} in flight "
+                    f"({fmt.count(c.workers)} worker{'s' if c.workers > 1 else ''}, "
+                    f"{fmt.num(c.get('busy_cores'))} busy cores, {fmt.num(c.get('rss_peak_mb'))} MB peak RSS, "
+                    f"{fmt.count((c.get('ctx_voluntary') or 0) + (c.get('ctx_involuntary') or 0))} "
+                    "context switches)")
+            parts.append(_n(c, text))
+            good = [x for x, p in points if _rate(p) >= NEAR_IDEAL * ex.io_bound(p)]
+            within.append(f"{runner} up to {fmt.count(max(good))}" if good else f"{runner} nowhere")
+        if not parts:
+            continue
+        out.append(f"I/O-bound ({label}, {fmt.duration_us(wait)} per request): {_and(parts)}.")
+        out.append(f"Within {fmt.pct(NEAR_IDEAL)} of the in flight / wait bound: {_and(within)} in flight.")
+
+        scaling = {r: p for r, p in series.items() if len(p) > 1}
+        shared = set.intersection(*({x for x, _ in p} for p in scaling.values())) if len(scaling) > 1 else set()
+        if shared:
+            x = max(shared)
+            cells = [next(c for cx, c in p if cx == x) for p in scaling.values()]
+            best = max(cells, key=_rate)
+            others = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} on {fmt.num(c.get('busy_cores'))}")
+                      for c in cells if c is not best]
+            out.append(f"At {fmt.count(x)} in flight, the most all of them ran: "
+                       + _n(best, f"{best.runner} delivers {fmt.rate(_rate(best))} on "
+                                  f"{fmt.num(best.get('busy_cores'))} busy cores")
+                       + f", against {_and(others)}.")
+    return out
+
+
+def crossover(run: Run) -> list[str]:
+    out = []
+    for label, series in ex.crossover(run).items():
+        conc = ex.main_concurrency(series)
+        at_conc = {r: [(x, c) for x, c in p if c.concurrency == conc] for r, p in series.items()}
+        at_conc = {r: p for r, p in at_conc.items() if p}
+        shares = sorted({x for p in at_conc.values() for x, _ in p})
+        leaders, parts = [], []
+        for share in shares:
+            cells = [c for p in at_conc.values() for x, c in p if x == share]
+            best = max(cells, key=_rate)
+            leaders.append((share, best.runner))
+            rest = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} ({fmt.ratio(_rate(c) / _rate(best))})")
+                    for c in cells if c is not best]
+            text = _n(best, f"at cpu_share {share:g} {best.runner} leads with {fmt.rate(_rate(best))}")
+            parts.append(text + (f", {_and(rest)}" if rest else ""))
+        out.append(f"Crossover ({label}, {conc:,} in flight): {'; '.join(parts)}.")
+
+        changes = [f"from {a[1]} to {b[1]} between cpu_share {a[0]:g} and {b[0]:g}"
+                   for a, b in zip(leaders, leaders[1:]) if a[1] != b[1]]
+        if changes:
+            out.append(f"The lead passes {_and(changes)}.")
+        elif len(leaders) > 1:
+            out.append(f"{leaders[0][1]} leads at every CPU share measured ({leaders[0][0]:g} to {leaders[-1][0]:g}): "
+                       "no crossover in this range.")
+
+        request_us = next(iter(at_conc.values()))[0][1].param("request_us")
+        flat = [(r, p) for r, p in at_conc.items() if all((c.get("busy_cores") or 0) < ONE_CORE for _, c in p)]
+        for runner, points in flat:
+            if not request_us:
+                break
+            # One core finishes at most 1 / (CPU time per request) requests per second.
+            shares_of_bound = [(x, _rate(c) / min(conc * 1e6 / request_us, 1e6 / (x * request_us)), c)
+                               for x, c in points if x > 0]
+            if shares_of_bound:
+                out.append(f"{runner} runs on one core and reaches "
+                           + _and([_n(c, f"{fmt.pct(s)} of its one-core bound at cpu_share {x:g}")
+                                   for x, s, c in shares_of_bound]) + ".")
+    return out
+
+
+def latency(run: Run) -> list[str]:
+    out = []
+    groups = ex.open_loop(run)
+    if not groups:
+        out.append("No open-loop data in this run (no cell has offered_per_second): latency under offered load "
+                   "is not drawn; the closed-loop percentiles are in the table below.")
+    for label, series in groups.items():
+        parts = []
+        for runner, points in series.items():
+            ok = [(x, c) for x, c in points if not ex.saturated(c)]
+            sat = [(x, c) for x, c in points if ex.saturated(c)]
+            if ok:
+                x, c = ok[-1]
+                text = _n(c, f"{runner} sustains {fmt.rate(x)} offered with p99 {fmt.num(c.get('latency_p99_us'))} µs")
+            else:
+                text = f"{runner} saturates at every offered rate"
+            if sat:
+                x, c = sat[0]
+                text += f" and saturates at {fmt.rate(x)} (achieves {fmt.rate(c.get('achieved_per_second'))})"
+            parts.append(text)
+        out.append(f"Latency under load ({label}): {_and(parts)}.")
+
+    cells = [c for c in run.cells if c.ok and not c.open_loop]
+    for key, name in PERCENTILES:
+        lacking = [c for c in cells if key in c.missing]
+        if lacking:
+            out.append(f"{name} is missing in {len(lacking)} of {len(cells)} closed-loop cells: too few samples "
+                       "behind it (shown as \u2014).")
+    return out
+
+
+def concurrency_map(run: Run) -> list[str]:
+    cells = ex.map_points(run)
+    if not cells:
+        return []
+    parts = []
+    for runner in run.runners():
+        mine = [c for c in cells if c.runner == runner]
+        if not mine:
+            continue
+        most_in_flight = max(mine, key=lambda c: c.get("in_flight"))
+        busiest = max(mine, key=lambda c: c.get("busy_cores"))
+        parts.append(f"{runner} up to {fmt.num(most_in_flight.get('in_flight'))} requests in flight and "
+                     f"at most {fmt.num(busiest.get('busy_cores'))} busy cores")
+    of = f" on {run.cores} cores" if run.cores else ""
+    return [f"Concurrency vs parallelism{of}, achieved (not set): {_and(parts)}."]
+
+
+def cost(run: Run) -> list[str]:
+    out = []
+    overhead = [c for c in run.select("cpu") if c.param("work_us") == 0 and c.concurrency == 1
+                and c.get("items_per_second")]
+    if overhead:
+        seq = next((c for c in overhead if c.runner == "seq"), None)
+        parts = []
+        for c in sorted(overhead, key=lambda c: run.runners().index(c.runner)):
+            text = f"{c.runner} {fmt.num(1e6 / _rate(c))} µs"
+            if seq and c is not seq:
+                text += f" ({fmt.ratio(_rate(seq) / _rate(c))} seq)"
+            parts.append(_n(c, text))
+        out.append("Per-request overhead (cpu work_us 0, 1 in flight, wall time per request): " + _and(parts) + ".")
+
+    by_shape: dict[str, list[list[Cell]]] = {}
+    for cells in ex.cost_groups(run).values():
+        if len(cells) > 1:
+            by_shape.setdefault(cells[0].shape_label(), []).append(cells)
+    for shape, candidates in by_shape.items():
+        # The highest concurrency two or more runners share: where the models differ most.
+        cells = max(candidates, key=lambda cs: cs[0].concurrency)
+        cheapest = min(cells, key=lambda c: c.get("cpu_us_per_request"))
+        cpu = [_n(c, f"{c.runner} {fmt.num(c.get('cpu_us_per_request'))} µs"
+                     + ("" if c is cheapest else f" ({fmt.ratio(c.get('cpu_us_per_request') / cheapest.get('cpu_us_per_request'))})"))
+               for c in cells]
+        rss = [f"{c.runner} {fmt.num(ex.rss_per_in_flight(c))} MB" for c in cells if ex.rss_per_in_flight(c) is not None]
+        out.append(f"Cost ({shape}, {cells[0].concurrency:,} in flight): CPU per request {_and(cpu)}; "
+                   f"peak RSS per request in flight {_and(rss)}.")
+    return out
+
+
+def data_checks(run: Run) -> list[str]:
+    """Numbers that contradict each other: said plainly rather than silently drawn."""
+    out = []
+    cells = [c for c in run.select() if c.get("in_flight") is not None]
+    over = [c for c in cells if c.get("in_flight") > 1.005 * c.concurrency]
+    if over:
+        worst = max(over, key=lambda c: c.get("in_flight") / c.concurrency)
+        out.append(f"Achieved in flight exceeds the set concurrency in {len(over)} cells (worst: {worst.name}, "
+                   f"{fmt.num(worst.get('in_flight'))} of {worst.concurrency:,}, "
+                   f"+{fmt.pct(worst.get('in_flight') / worst.concurrency - 1)}). Little's law cannot exceed it, so "
+                   "their throughput or mean latency is over-stated by about that much (completions counted in a "
+                   "short window).")
+    under = [c for c in cells if c.get("in_flight") < 0.5 * c.concurrency]
+    if under:
+        out.append(f"Achieved in flight is below half the set concurrency in {len(under)} cells: "
+                   + _and([f"{c.name} ({fmt.num(c.get('in_flight'))})" for c in under])
+                   + "; only part of the set concurrency circulated in the measured window.")
+    unvalidated = [c for c in run.select(closed_loop=True) + run.select(closed_loop=False)
+                   if c.get("validated") is not None and c.get("validated") != 1]
+    if unvalidated:
+        out.append(f"{len(unvalidated)} cells carry numbers but validated != 1: {_and([c.name for c in unvalidated])}.")
+    partial = [c for c in run.cells if any("repetitions" in why for why in c.missing.values())]
+    if partial:
+        out.append(f"{len(partial)} cells had a percentile in only some repetitions; the report leaves it out "
+                   "rather than cite the median of the few that had it.")
+    return out
