@@ -76,7 +76,10 @@ std::vector<cell> build_matrix(const selection& sel, const std::vector<std::uniq
       if (std::any_of(def.params.begin(), def.params.end(), [&](const auto& d) { return d.name == p.first; }))
         mine.push_back(p);
     param_used = param_used || !mine.empty();
-    for (const auto& point : def.defaults(cores)) {
+    auto points = def.defaults(cores);
+    // A workload with no default cells (e.g. `fault`) runs at its default parameters when asked for a load.
+    if (points.empty() && (!sel.workers.empty() || !sel.concurrency.empty())) points.push_back({});
+    for (const auto& point : points) {
       workloads::param_values params = point.params;
       for (const auto& [k, v] : mine) {
         auto it = std::find_if(params.begin(), params.end(), [&](const auto& x) { return x.first == k; });

@@ -13,7 +13,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLoca
 
 import experiments as ex
 from fmt import duration_us
-from results import PERCENTILES, Cell, Run, order_runners
+from results import PERCENTILES, Run, order_runners
 
 matplotlib.rcParams.update({
     "svg.hashsalt": "conpar",  # fixed ids: the same input gives byte-identical SVG
@@ -50,20 +50,18 @@ def _log_axis(ax, which: str, lo: float, hi: float) -> None:
     """Log scale with plain numbers (no mathtext); 1-2-5 labels when the data spans few decades."""
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) < 2.5 else (1.0,)
+    # Horizontal labels are wider than tall: x gets the 1-2-5 steps only over a narrower span.
+    subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) < (1.2 if which == "x" else 2.5) else (1.0,)
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_minor_formatter(NullFormatter())
     _thousands(axis)
 
 
-def _mark_noisy(ax, points: list[tuple[float, float]], labelled: bool) -> bool:
-    """Rings noisy cells; returns whether the legend entry is now taken."""
-    if not points:
-        return labelled
-    xs, ys = zip(*points)
-    ax.scatter(xs, ys, s=140, facecolors="none", edgecolors="red", linewidths=1.2, zorder=5,
-               label=None if labelled else "noisy cell (CV above limit)")
-    return True
+def _mark_noisy(ax, points: list[tuple[float, float]]) -> None:
+    """Rings the noisy cells of a panel."""
+    if points:
+        ax.scatter(*zip(*points), s=140, facecolors="none", edgecolors="red", linewidths=1.2, zorder=5,
+                   label="noisy cell (CV above limit)")
 
 
 def _panels(n: int, height: float) -> tuple[Figure, list]:
@@ -96,7 +94,7 @@ def cpu_scaling(run: Run) -> tuple[Figure, str] | None:
                         label=f"{runner} ideal (W x 1-worker)")
         if run.cores:
             ax.axvline(run.cores, color="black", ls="-.", lw=1, label=f"{run.cores} cores")
-        _mark_noisy(ax, noisy, False)
+        _mark_noisy(ax, noisy)
         ax.set_xscale("log", base=2)
         ax.set_xticks(levels)
         ax.xaxis.set_minor_locator(NullLocator())
@@ -130,7 +128,7 @@ def io_scaling(run: Run) -> tuple[Figure, str] | None:
         ax.plot(span, span * 1e6 / wait_us, "k--", lw=1, label=f"bound: in flight / wait ({duration_us(wait_us)})")
         if run.cores:
             ax.axvline(run.cores, color="black", ls="-.", lw=1, label=f"{run.cores} cores")
-        _mark_noisy(ax, noisy, False)
+        _mark_noisy(ax, noisy)
         rates = [c.get("items_per_second") for c in cells] + list(span * 1e6 / wait_us)
         _log_axis(ax, "x", span[0], span[-1])
         _log_axis(ax, "y", min(rates), max(rates))
@@ -158,16 +156,18 @@ def crossover(run: Run) -> tuple[Figure, str] | None:
             in_flight = "/".join(f"{c:,}" for c in levels)
             ax.plot(xs, ys, "o-", color=color(runner, runners), lw=1.8, label=f"{runner} ({in_flight} in flight)")
         cells = [c for points in series.values() for _, c in points]
-        shares = np.linspace(min(c.param("cpu_share") for c in cells), max(c.param("cpu_share") for c in cells), 60)
+        share_values = [c.param("cpu_share") for c in cells]
+        shares = np.linspace(min(share_values), max(share_values), 60)
         request_us = cells[0].param("request_us")
         conc = ex.main_concurrency(series)
-        if request_us and shares[0] > 0:
-            # Bounds at the group's concurrency: C requests per request time, or k cores' worth of compute.
-            for k, style in ((1, ":"), (run.cores, "--")):
-                if k:
+        # Bounds at the group's concurrency: C requests per request time, or k cores' worth of compute.
+        for k, style in ((1, ":"), (run.cores, "--")):
+            if request_us and k:
+                with np.errstate(divide="ignore"):  # cpu_share 0: no compute bound, only C / request time
                     bound = np.minimum(conc * 1e6 / request_us, k * 1e6 / (shares * request_us))
-                    ax.plot(shares, bound, "k" + style, lw=1, label=f"bound, {k} core{'s' if k > 1 else ''}, {conc} in flight")
-        _mark_noisy(ax, noisy, False)
+                ax.plot(shares, bound, "k" + style, lw=1,
+                        label=f"bound, {k} core{'s' if k > 1 else ''}, {conc:,} in flight")
+        _mark_noisy(ax, noisy)
         rates = [c.get("items_per_second") for c in cells]
         _log_axis(ax, "y", min(rates), max(rates))
         ax.set_xlim(0, 1)
@@ -211,13 +211,13 @@ def latency(run: Run) -> tuple[Figure, str] | None:
         if values:
             _log_axis(left, "y", min(values), max(values))
             _log_axis(right, "y", min(values), max(values))
-        left.set_title(f"{label}: percentiles (darker: higher offered rate)")
+        left.set_title(f"{label}\npercentiles (darker: higher offered rate)")
         left.set_xlabel("percentile")
         left.set_ylabel("latency (\u00b5s)")
         left.legend(loc="upper left")
         offered = [x for points in series.values() for x, _ in points]
         _log_axis(right, "x", min(offered), max(offered))
-        right.set_title(f"{label}: latency vs offered rate")
+        right.set_title(f"{label}\nlatency vs offered rate")
         right.set_xlabel("offered rate (requests/s)")
         right.set_ylabel("latency (\u00b5s)")
         _legend_outside(right)

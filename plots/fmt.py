@@ -26,16 +26,16 @@ def rate(x: float | None) -> str:
 
 
 def ratio(x: float | None) -> str:
-    return MISSING if x is None else f"{x:.2f}x"
+    if x is None:
+        return MISSING
+    return f"{x:.2f}x" if abs(x) < 10 else f"{num(x)}x"
 
 
 def pct(x: float | None) -> str:
     """A fraction as a percentage: 0.986 -> 98.6%."""
     if x is None:
         return MISSING
-    if abs(x) >= 10 or round(100 * x, 1) == round(100 * x):
-        return f"{100 * x:,.0f}%"
-    return f"{100 * x:.1f}%"
+    return f"{100 * x:,.0f}%" if abs(x) >= 10 else f"{100 * x:.1f}%"
 
 
 def count(x: float | None) -> str:

@@ -59,7 +59,6 @@ SECTIONS = (
 class Rendered:
     """One section of one run, ready for either output format."""
 
-    key: str
     title: str
     fig_id: str
     svg: str | None
@@ -106,7 +105,7 @@ def render_run(run: Run, index: int) -> list[Rendered]:
             fig, what = drawn
             svg = to_svg(fig, fig_id, s.title)
             caption = f"{what} {machine_line(run.context)}"
-        out.append(Rendered(s.key, s.title, fig_id, svg, caption, s.verdicts(run),
+        out.append(Rendered(s.title, fig_id, svg, caption, s.verdicts(run),
                             [t for make in s.tables for t in make(run)], s.absent))
     return out
 

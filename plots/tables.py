@@ -47,15 +47,16 @@ def cpu_scaling(run: Run) -> list[Table]:
             for w, c in points:
                 s = ex.speedup(points, w)
                 rate = c.get("items_per_second")
+                vs_seq = [fmt.ratio(rate / seq_rate)] if seq_rate else []
                 rows.append([runner, f"{w:g}", fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate),
-                             fmt.ratio(s), fmt.pct(s / w if s is not None else None),
-                             fmt.ratio(rate / seq_rate if seq_rate else None), fmt.num(c.get("busy_cores")),
-                             flags(c)])
-        rows += [[c.runner, fmt.MISSING, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 5)]
+                             fmt.ratio(s), fmt.pct(s / w if s is not None else None), *vs_seq,
+                             fmt.num(c.get("busy_cores")), flags(c)])
+        numbers = 5 if seq_rate else 4
+        rows += [[c.runner, fmt.MISSING, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, numbers)]
                  for c in _failed(run, "cpu", label, Cell.shape_label)]
         tables.append(Table(f"CPU scaling: {label}",
                             ["runner", "sweep W", "workers", "in flight", "requests/s", "speed-up vs own 1 worker",
-                             "% of ideal", "vs seq", "busy cores", "flags"], rows))
+                             "% of ideal", *(["vs seq"] if seq_rate else []), "busy cores", "flags"], rows))
     return tables
 
 

@@ -35,7 +35,7 @@ def general(run: Run) -> list[str]:
     if noisy:
         limit = run.context.get("noise_cv_limit")
         reps = run.context.get("repetitions")
-        why = f"throughput CV above {fmt.pct(limit)}" if isinstance(limit, (int, float)) else "throughput CV above limit"
+        why = "throughput CV above " + (fmt.pct(limit) if isinstance(limit, (int, float)) else "the limit")
         if reps:
             why += f" over {reps} repetitions"
         out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}): {_and([c.name for c in noisy])}; "
@@ -83,7 +83,7 @@ def cpu_scaling(run: Run) -> list[str]:
                    f"{_and(parts)}.")
 
         flat = [r for r, p in scaling.items()
-                if (c := next((c for w, c in p if w == at), None)) is not None
+                if at > 1 and (c := next((c for w, c in p if w == at), None)) is not None
                 and ex.speedup(p, at) < 1.2 and (c.get("busy_cores") or 0) < ONE_CORE]
         if flat:
             out.append(f"{_and(flat)} {'stays' if len(flat) == 1 else 'stay'} on one core while the sweep adds "
@@ -152,7 +152,7 @@ def io_scaling(run: Run) -> list[str]:
             best = max(cells, key=_rate)
             others = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} on {fmt.num(c.get('busy_cores'))}")
                       for c in cells if c is not best]
-            out.append(f"At {fmt.count(x)} in flight, the most all of them ran: "
+            out.append(f"At {fmt.count(x)} in flight (the highest concurrency they all ran): "
                        + _n(best, f"{best.runner} delivers {fmt.rate(_rate(best))} on "
                                   f"{fmt.num(best.get('busy_cores'))} busy cores")
                        + f", against {_and(others)}.")
@@ -187,16 +187,15 @@ def crossover(run: Run) -> list[str]:
 
         request_us = next(iter(at_conc.values()))[0][1].param("request_us")
         flat = [(r, p) for r, p in at_conc.items() if all((c.get("busy_cores") or 0) < ONE_CORE for _, c in p)]
-        for runner, points in flat:
-            if not request_us:
-                break
-            # One core finishes at most 1 / (CPU time per request) requests per second.
-            shares_of_bound = [(x, _rate(c) / min(conc * 1e6 / request_us, 1e6 / (x * request_us)), c)
-                               for x, c in points if x > 0]
-            if shares_of_bound:
-                out.append(f"{runner} runs on one core and reaches "
-                           + _and([_n(c, f"{fmt.pct(s)} of its one-core bound at cpu_share {x:g}")
-                                   for x, s, c in shares_of_bound]) + ".")
+        for runner, points in flat if request_us else []:
+            # One core completes at most 1 / (CPU time per request) requests per second.
+            bounded = [(x, c) for x, c in points if x > 0]
+            if bounded:
+                fractions = [_n(c, fmt.pct(_rate(c) / min(conc * 1e6 / request_us, 1e6 / (x * request_us))))
+                             for x, c in bounded]
+                shares = _and([f"{x:g}" for x, _ in bounded])
+                out.append(f"{runner} runs on one core: {_and(fractions)} of the one-core bound "
+                           f"(min(C / request time, 1 / CPU time)) at cpu_share {shares}.")
     return out
 
 
@@ -269,11 +268,14 @@ def cost(run: Run) -> list[str]:
     for shape, candidates in by_shape.items():
         # The highest concurrency two or more runners share: where the models differ most.
         cells = max(candidates, key=lambda cs: cs[0].concurrency)
-        cheapest = min(cells, key=lambda c: c.get("cpu_us_per_request"))
-        cpu = [_n(c, f"{c.runner} {fmt.num(c.get('cpu_us_per_request'))} µs"
-                     + ("" if c is cheapest else f" ({fmt.ratio(c.get('cpu_us_per_request') / cheapest.get('cpu_us_per_request'))})"))
-               for c in cells]
-        rss = [f"{c.runner} {fmt.num(ex.rss_per_in_flight(c))} MB" for c in cells if ex.rss_per_in_flight(c) is not None]
+        least = min(c.get("cpu_us_per_request") for c in cells)
+        cpu = []
+        for c in cells:
+            us = c.get("cpu_us_per_request")
+            relative = f" ({fmt.ratio(us / least)})" if least > 0 and us != least else ""
+            cpu.append(_n(c, f"{c.runner} {fmt.num(us)} µs{relative}"))
+        rss = [f"{c.runner} {fmt.num(ex.rss_per_in_flight(c))} MB" for c in cells
+               if ex.rss_per_in_flight(c) is not None]
         out.append(f"Cost ({shape}, {cells[0].concurrency:,} in flight): CPU per request {_and(cpu)}; "
                    f"peak RSS per request in flight {_and(rss)}.")
     return out
@@ -288,20 +290,19 @@ def data_checks(run: Run) -> list[str]:
         worst = max(over, key=lambda c: c.get("in_flight") / c.concurrency)
         out.append(f"Achieved in flight exceeds the set concurrency in {len(over)} cells (worst: {worst.name}, "
                    f"{fmt.num(worst.get('in_flight'))} of {worst.concurrency:,}, "
-                   f"+{fmt.pct(worst.get('in_flight') / worst.concurrency - 1)}). Little's law cannot exceed it, so "
-                   "their throughput or mean latency is over-stated by about that much (completions counted in a "
-                   "short window).")
+                   f"+{fmt.pct(worst.get('in_flight') / worst.concurrency - 1)}). A closed loop cannot hold more "
+                   "than it issues, so their throughput or mean latency is over-stated by about that much.")
     under = [c for c in cells if c.get("in_flight") < 0.5 * c.concurrency]
     if under:
         out.append(f"Achieved in flight is below half the set concurrency in {len(under)} cells: "
                    + _and([f"{c.name} ({fmt.num(c.get('in_flight'))})" for c in under])
                    + "; only part of the set concurrency circulated in the measured window.")
-    unvalidated = [c for c in run.select(closed_loop=True) + run.select(closed_loop=False)
-                   if c.get("validated") is not None and c.get("validated") != 1]
+    unvalidated = [c for c in run.cells if c.ok and c.get("validated") is not None and c.get("validated") != 1]
     if unvalidated:
         out.append(f"{len(unvalidated)} cells carry numbers but validated != 1: {_and([c.name for c in unvalidated])}.")
     partial = [c for c in run.cells if any("repetitions" in why for why in c.missing.values())]
     if partial:
-        out.append(f"{len(partial)} cells had a percentile in only some repetitions; the report leaves it out "
-                   "rather than cite the median of the few that had it.")
+        out.append(f"{len(partial)} cell{'s' if len(partial) > 1 else ''} had a percentile in only some "
+                   "repetitions; the report leaves it out rather than cite the median of the few that had it: "
+                   + _and([c.name for c in partial]) + ".")
     return out

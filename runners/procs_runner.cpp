@@ -122,8 +122,10 @@ class procs_runner final : public runner {
             for (std::size_t k = 0; k < n; ++k) {
               --m_outstanding[w];
               --in_flight;
-              if (batch[k].status != result_status::ok)
+              if (batch[k].status != result_status::ok) {
+                m_outstanding[w] -= static_cast<std::uint32_t>(n - k - 1);  // popped with it: settle() must not wait for them
                 throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
+              }
               stats.complete(fifo[w].at[fifo[w].head++ % k_ring_capacity], done, batch[k].checksum, load.window());
               if (issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
             }

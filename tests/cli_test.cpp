@@ -102,6 +102,28 @@ TEST(Cli, CorruptedChecksumIsAnErrorRowAndExitThree) {
   fs::remove(out);
 }
 
+TEST(Cli, AThrowingWorkloadIsAnErrorRowUnderEveryRunnerAndTheRunGoesOn) {
+  const fs::path out = temp_json("fault");
+  const outcome o = conpar("run --suite smoke --workload fault,cpu --param work_us=5 --param fail_at=50 --workers 2 --out " +
+                           out.string());
+  EXPECT_EQ(o.code, 3) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  int faults = 0, validated = 0;
+  for (const auto& b : doc["benchmarks"]) {
+    const std::string name = b["name"];
+    if (name.rfind("fault/", 0) == 0) {
+      EXPECT_TRUE(b.value("error_occurred", false)) << name;
+      EXPECT_NE(b.value("error_message", "").find("planted fault"), std::string::npos) << name;
+      ++faults;
+    } else {
+      validated += b.value("validated", 0);
+    }
+  }
+  EXPECT_EQ(faults, 4) << "seq, coro, threads, procs";
+  EXPECT_EQ(validated, 4) << "the cpu cells after the faults still ran";
+  fs::remove(out);
+}
+
 TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
   const fs::path blocker = temp_json("blocker");
   { std::ofstream(blocker) << "keep"; }

@@ -68,6 +68,28 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(param_info.index);
     });
 
+class Faults : public ::testing::TestWithParam<std::string> {};
+
+// A request that throws, in a coroutine, a TBB task or a child process, fails the cell with its message.
+TEST_P(Faults, AThrowingRequestFailsTheCellWithItsMessage) {
+  runners::runner& r = runner_named(GetParam());
+  const auto spec = workloads::make_spec(*workloads::find_workload("fault"), {{"work_us", 5}, {"fail_at", 20}}, k_cal);
+  harness::closed_loop loop(spec, 5ms, 200ms, r.shape() == runners::runner_shape::sequential ? 1 : 4);
+  try {
+    (void)r.run(loop, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+    ADD_FAILURE() << "the planted fault did not surface";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("request 20 failed (planted fault)"), std::string::npos) << e.what();
+  }
+  // The runner is still usable afterwards.
+  const auto ok = workloads::make_spec(*workloads::find_workload("cpu"), {{"work_us", 5}}, k_cal);
+  harness::closed_loop again(ok, 1ms, 20ms, 2);
+  const auto out = r.run(again, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+  EXPECT_EQ(out.stats.completed, again.issued());
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryRunner, Faults, ::testing::Values("seq", "coro", "threads", "procs"));
+
 TEST(Conformance, EveryRunnerIsRegisteredOnce) {
   std::vector<std::string> names;
   for (const auto& r : *g_runners) names.emplace_back(r->name());

@@ -17,6 +17,7 @@ boost::asio::awaitable<std::uint64_t> execute_awaitable(const request& r, boost:
         co_await timer.async_wait(boost::asio::use_awaitable);
         acc = fold_wait(acc, s.arg);
         break;
+      case step_kind::fail: fail_if_due(r, s.arg); break;
       case step_kind::none: break;
     }
   }

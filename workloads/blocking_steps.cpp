@@ -33,6 +33,7 @@ std::uint64_t execute_blocking(const request& r) {
         sleep_micros(s.arg);
         acc = fold_wait(acc, s.arg);
         break;
+      case step_kind::fail: fail_if_due(r, s.arg); break;
       case step_kind::none: break;
     }
   }

@@ -85,6 +85,17 @@ const std::vector<workload_def>& catalog() {
          for (double share : {0.1, 0.5, 0.9}) points.push_back({{{"request_us", 1000}, {"cpu_share", share}}, {{16, 16}}});
          return points;
        }},
+      {"fault",
+       "compute for work_us, and request fail_at throws: exercises every runner's error path (no default cells)",
+       {{"work_us", 10, 0, 1e6, "compute time per request in microseconds"},
+        {"fail_at", 100, 0, 1e12, "id of the request that throws"}},
+       [](workload_spec& spec, const calibration& cal) {
+         std::size_t n = 0;
+         spec.work_us = param(spec, "work_us");
+         add_compute(spec.prototype, n, spec.work_us, cal);
+         spec.prototype.steps[n++] = step{step_kind::fail, static_cast<std::uint64_t>(param(spec, "fail_at"))};
+       },
+       [](unsigned) { return std::vector<default_point>{}; }},
   };
   return k_catalog;
 }

@@ -1,5 +1,8 @@
 #include "workloads/kernel.hpp"
 
+#include <stdexcept>
+#include <string>
+
 namespace conpar::workloads {
 
 std::uint64_t compute_kernel(std::uint64_t seed, std::uint64_t iterations) noexcept {
@@ -16,6 +19,10 @@ std::uint64_t compute_kernel(std::uint64_t seed, std::uint64_t iterations) noexc
     x *= 0x2545f4914f6cdd1dULL;
   }
   return x;
+}
+
+void fail_if_due(const request& r, std::uint64_t failing_id) {
+  if (r.id == failing_id) throw std::runtime_error("request " + std::to_string(r.id) + " failed (planted fault)");
 }
 
 std::uint64_t expected_checksum(const request& r) noexcept {

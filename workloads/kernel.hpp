@@ -30,6 +30,9 @@ namespace conpar::workloads {
   return mix(acc + micros);
 }
 
+// The planted failure of step_kind::fail: throws std::runtime_error naming the request when it is due.
+void fail_if_due(const request& r, std::uint64_t failing_id);
+
 // What a request's checksum must be, computed without waiting: the sequential reference.
 [[nodiscard]] std::uint64_t expected_checksum(const request& r) noexcept;
 

@@ -7,11 +7,12 @@
 
 namespace conpar::workloads {
 
-enum class step_kind : std::uint8_t { none = 0, compute, wait };
+// `fail` exists to test the runners' error paths: it throws when the request's id equals its arg.
+enum class step_kind : std::uint8_t { none = 0, compute, wait, fail };
 
 struct step {
   step_kind kind = step_kind::none;
-  // compute: kernel iterations; wait: microseconds.
+  // compute: kernel iterations; wait: microseconds; fail: the id of the request that throws.
   std::uint64_t arg = 0;
 };
 

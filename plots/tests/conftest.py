@@ -1,0 +1,104 @@
+"""Shared helpers: the real fixture, synthetic runs, and running the report in or out of process."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLOTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PLOTS))  # the report's modules are plain scripts, not a package
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "default.json"
+REPORT = PLOTS / "report.py"
+
+
+def load_fixture() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def context(**overrides) -> dict:
+    ctx = copy.deepcopy(load_fixture()["context"])
+    ctx.update(overrides)
+    return ctx
+
+
+def row(name: str, **counters) -> dict:
+    """A single-repetition iteration row with plausible counters; keyword arguments override them."""
+    base = {
+        "name": name, "run_name": name, "run_type": "iteration", "repetitions": 1, "repetition_index": 0,
+        "threads": 1, "iterations": 1, "real_time": 300.0, "cpu_time": 300.0, "time_unit": "ms",
+        "items_per_second": 1000.0, "latency_p50_us": 900.0, "latency_p90_us": 950.0, "latency_p99_us": 990.0,
+        "latency_p999_us": 999.0, "latency_max_us": 1200.0, "latency_mean_us": 910.0, "busy_cores": 1.0,
+        "in_flight": 1.0, "cpu_user_s": 0.3, "cpu_sys_s": 0.01, "cpu_us_per_request": 100.0,
+        "ctx_voluntary": 10.0, "ctx_involuntary": 2.0, "rss_peak_mb": 20.0, "requests": 400.0, "wall_s": 0.4,
+        "validated": 1.0, "noisy": 0, "work_us": 0.0, "wait_us": 0.0,
+    }
+    parts = name.split("/")
+    for part in parts[2:]:
+        key, _, value = part.partition(":")
+        base[key] = float(value)
+    base.update(counters)
+    return base
+
+
+def error_row(name: str, message: str) -> dict:
+    return {"name": name, "run_name": name, "run_type": "iteration", "repetitions": 1, "repetition_index": 0,
+            "threads": 1, "iterations": 0, "real_time": 0.0, "cpu_time": 0.0, "time_unit": "ms",
+            "error_occurred": True, "error_message": message}
+
+
+def write_run(path: Path, rows: list[dict], **ctx) -> Path:
+    path.write_text(json.dumps({"context": context(**ctx), "benchmarks": rows}), encoding="utf-8")
+    return path
+
+
+def open_loop_rows() -> list[dict]:
+    """Open-loop rows as they may come later: offered and achieved rates beside the usual counters."""
+    rows = []
+    for runner, capacity in (("coro", 90000.0), ("threads", 30000.0)):
+        for offered in (1000.0, 10000.0, 50000.0):
+            achieved = min(offered, capacity)
+            p50 = 10100.0 if achieved == offered else 60000.0
+            rows.append(row(f"sleep/{runner}/workers:1/rate:{offered:g}/wait_us:10000",
+                            offered_per_second=offered, achieved_per_second=achieved, items_per_second=achieved,
+                            latency_p50_us=p50, latency_p90_us=p50 * 1.1, latency_p99_us=p50 * 1.3,
+                            latency_p999_us=p50 * 1.6, wait_us=10000.0, concurrency=1.0))
+    return rows
+
+
+def run_report(inputs: list[Path | str], out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPORT), "--out-html", str(out / "report.html"), "--out-md", str(out / "report.md"),
+         *map(str, inputs)],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def render(inputs: list[Path | str], out: Path) -> tuple[str, str]:
+    """Runs the report in process (faster) and returns (html, markdown)."""
+    import report
+
+    rc = report.main(["--out-html", str(out / "report.html"), "--out-md", str(out / "report.md"),
+                      *map(str, inputs)])
+    assert rc == 0
+    return (out / "report.html").read_text(encoding="utf-8"), (out / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def full_report(tmp_path_factory) -> tuple[str, str]:
+    """The real fixture plus synthetic open-loop rows: every figure has data."""
+    folder = tmp_path_factory.mktemp("full")
+    doc = load_fixture()
+    doc["benchmarks"] += open_loop_rows()
+    (folder / "full.json").write_text(json.dumps(doc), encoding="utf-8")
+    return render([folder / "full.json"], folder)
+
+
+@pytest.fixture(scope="session")
+def real_report(tmp_path_factory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("real")
+    return render([FIXTURE], folder)
