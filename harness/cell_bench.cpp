@@ -33,12 +33,12 @@ void set_latency_counters(benchmark::State& state, const latency_histogram& h) {
 
 void measure(benchmark::State& state, const cell& c, const workloads::workload_spec& spec, bench_session& s) {
   using seconds = std::chrono::duration<double>;
-  // However short the requested window, it spans a few requests' worth of time, so even a smoke run of
-  // 10 ms requests sees steady-state completions.
+  // However short the requested window, the warm-up spans two request times and the window
+  // min_window_requests of them, so long requests are counted in steady state and to within a wave.
   const double request_s = (spec.work_us + spec.wait_us) * 1e-6;
   const auto warmup = std::chrono::duration_cast<clock::duration>(seconds(std::max(s.options.warmup_s, 2 * request_s)));
-  const auto duration =
-      std::chrono::duration_cast<clock::duration>(seconds(std::max(s.options.duration_s, 5 * request_s)));
+  const auto duration = std::chrono::duration_cast<clock::duration>(
+      seconds(std::max(s.options.duration_s, s.options.min_window_requests * request_s)));
   latency_histogram repetition_latency;  // merged over the repetition's iterations (normally one)
   for (auto _ : state) {
     if (const int sig = interrupt_signal()) {

@@ -6,7 +6,9 @@
 #include <boost/version.hpp>
 #include <oneapi/tbb/version.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -109,6 +111,7 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
       {"duration_s", s.options.duration_s},
       {"warmup_s", s.options.warmup_s},
       {"repetitions", s.options.repetitions},
+      {"min_window_requests", s.options.min_window_requests},
       {"load_avg_before", {load[0], load[1], load[2]}},
   };
 }
@@ -139,6 +142,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   const double smoke_warmup = std::string_view(CONPAR_SANITIZERS).empty() ? 0.2 : 1.0;
   session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? smoke_warmup : 0.1);
   session.options.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
+  session.options.min_window_requests = smoke ? 5 : 100;  // smoke checks that cells run, not their numbers
   session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;
   const std::filesystem::path out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
 
@@ -196,10 +200,24 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   run_command cmd;
   CLI::App* run = app.add_subcommand("run", "run benchmark cells and write results JSON");
+  app.add_subcommand("report", "render results JSON into results/report.html and results/report.md (see plots/)");
   add_run_options(*run, cmd);
-  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "run") {
-    std::cerr << "conpar: unknown command '" << argv[1] << "' (commands: run)\n";
+  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "run" && std::string(argv[1]) != "report") {
+    std::cerr << "conpar: unknown command '" << argv[1] << "' (commands: run, report)\n";
     return k_exit_bad_input;
+  }
+  // The report is Python (matplotlib): `conpar report ARGS` is plots/report.py ARGS under the interpreter
+  // that CMake found to have Debian's matplotlib and numpy.
+  if (argc > 1 && std::string(argv[1]) == "report") {
+    std::vector<std::string> args = {CONPAR_PYTHON, std::string(CONPAR_PLOTS_DIR) + "/report.py"};
+    if (argc == 2) args.emplace_back("results/latest");
+    for (int i = 2; i < argc; ++i) args.emplace_back(argv[i]);
+    std::vector<char*> exec_argv;
+    for (auto& a : args) exec_argv.push_back(a.data());
+    exec_argv.push_back(nullptr);
+    execv(exec_argv[0], exec_argv.data());
+    std::cerr << "conpar report: cannot run " << CONPAR_PYTHON << ": " << std::strerror(errno) << "\n";
+    return k_exit_write_failed;
   }
   try {
     app.parse(argc, argv);

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 import experiments as ex
-from fmt import duration_us
+from fmt import duration_us, plural
 from results import PERCENTILES, Run, order_runners
 
 matplotlib.rcParams.update({
@@ -51,7 +51,8 @@ def _log_axis(ax, which: str, lo: float, hi: float) -> None:
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     # Horizontal labels are wider than tall: x gets the 1-2-5 steps only over a narrower span.
-    subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) < (1.2 if which == "x" else 2.5) else (1.0,)
+    few_decades = lo > 0 and np.log10(hi / lo) < (1.2 if which == "x" else 2.5)
+    subs = (1.0, 2.0, 5.0) if few_decades else (1.0,)
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_minor_formatter(NullFormatter())
     _thousands(axis)
@@ -93,7 +94,7 @@ def cpu_scaling(run: Run) -> tuple[Figure, str] | None:
                 ax.plot(levels, [w * base for w in levels], "--", color=col, lw=1, alpha=0.7,
                         label=f"{runner} ideal (W x 1-worker)")
         if run.cores:
-            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=f"{run.cores} cores")
+            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=plural(run.cores, "core"))
         _mark_noisy(ax, noisy)
         ax.set_xscale("log", base=2)
         ax.set_xticks(levels)
@@ -127,7 +128,7 @@ def io_scaling(run: Run) -> tuple[Figure, str] | None:
         wait_us = cells[0].param("wait_us")
         ax.plot(span, span * 1e6 / wait_us, "k--", lw=1, label=f"bound: in flight / wait ({duration_us(wait_us)})")
         if run.cores:
-            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=f"{run.cores} cores")
+            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=plural(run.cores, "core"))
         _mark_noisy(ax, noisy)
         rates = [c.get("items_per_second") for c in cells] + list(span * 1e6 / wait_us)
         _log_axis(ax, "x", span[0], span[-1])
@@ -252,7 +253,7 @@ def concurrency_map(run: Run) -> tuple[Figure, str] | None:
     handles = [Line2D([], [], ls="", marker="o", color=color(r, run.runners()), label=r) for r in runners]
     handles += [Line2D([], [], ls="", marker=markers[w], mfc="none", mec="black", label=w) for w in workloads]
     if run.cores:
-        handles.append(Line2D([], [], color="black", ls="-.", lw=1, label=f"{run.cores} cores"))
+        handles.append(Line2D([], [], color="black", ls="-.", lw=1, label=plural(run.cores, "core")))
     if noisy:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="red", ms=11, label="noisy cell"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)

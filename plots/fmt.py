@@ -14,7 +14,7 @@ def num(x: float | None) -> str:
         return f"{x:,.0f}"
     if a >= 9.995:
         return f"{x:.1f}"
-    if a >= 0.9995:
+    if a >= 0.995:
         return f"{x:.2f}"
     if a == 0:
         return "0"
@@ -49,3 +49,8 @@ def duration_us(us: float) -> str:
     if us >= 1000:
         return f"{us / 1000:g} ms"
     return f"{us:g} \u00b5s"
+
+
+def plural(n: float, word: str) -> str:
+    """'1 core', '2 cores', '1,000 workers'."""
+    return f"{n:,g} {word}" if n == 1 else f"{n:,g} {word}s"

@@ -23,6 +23,7 @@ from pathlib import Path
 import figures
 import tables
 import verdicts
+from fmt import plural
 from results import InputError, Run, load_runs
 from tables import Table
 
@@ -74,7 +75,9 @@ def short_commit(commit: object) -> str:
 
 
 def machine_line(ctx: dict) -> str:
-    return (f"Machine: {ctx.get('cpu_model', 'unknown CPU')}, {ctx.get('cores', ctx.get('num_cpus', '?'))} cores, "
+    cores = ctx.get("cores", ctx.get("num_cpus"))
+    cores_text = plural(cores, "core") if isinstance(cores, (int, float)) else "unknown cores"
+    return (f"Machine: {ctx.get('cpu_model', 'unknown CPU')}, {cores_text}, "
             f"{ctx.get('kernel', 'unknown kernel')}. Build: {short_commit(ctx.get('git_commit'))} "
             f"({ctx.get('build_type', 'unknown build type')}, {ctx.get('compiler', 'unknown compiler')}). "
             f"Run date: {ctx.get('date', 'unknown')}.")

@@ -44,7 +44,7 @@ def general(run: Run) -> list[str]:
     if run.cores and before and after:
         busy = max(before[0], after[0]) > run.cores
         out.append(f"1-minute load average {before[0]:.2f} before the run and {after[0]:.2f} after, on "
-                   f"{run.cores} cores: " + ("the machine was busy with other work, so small differences "
+                   f"{fmt.plural(run.cores, 'core')}: " + ("the machine was busy with other work, so small differences "
                                              "may be noise." if busy else "the machine was otherwise quiet."))
     return out
 
@@ -78,7 +78,7 @@ def cpu_scaling(run: Run) -> list[str]:
             if seq:
                 text += f", {fmt.ratio(_rate(cell) / _rate(seq))} seq"
             parts.append(_n(cell, text + ")"))
-        where = f"{at:g} workers" + (f" on {run.cores} cores" if run.cores else "")
+        where = fmt.plural(at, "worker") + (f" on {fmt.plural(run.cores, 'core')}" if run.cores else "")
         out.append(f"CPU-bound ({label}): at {where}, throughput over each runner's own 1-worker throughput: "
                    f"{_and(parts)}.")
 
@@ -105,13 +105,13 @@ def cpu_scaling(run: Run) -> list[str]:
                 if a and b:
                     past.append((runner, _rate(b) / _rate(a), b))
             if past:
-                gains = [g for _, g, _ in past]
-                verdict = ("more workers than cores add nothing" if max(gains) < 1.05
-                           else "some runners still gain past the cores")
-                past_what = f"past the {run.cores} cores" if run.cores and at == run.cores else f"past {at:g}"
-                out.append(f"At {top:g} workers, {past_what}, throughput is "
-                           f"{_and([_n(c, f'{r} {fmt.ratio(g)}') for r, g, c in past])} of the {at:g}-worker "
-                           f"throughput: {verdict}.")
+                gaining = [r for r, g, _ in past if g >= 1.05]
+                verdict = (f"{_and(gaining)} still gain{'s' if len(gaining) == 1 else ''}" if gaining
+                           else "the extra workers add nothing")
+                past_what = f"the {fmt.plural(run.cores, 'core')}" if run.cores and at == run.cores else f"{at:g}"
+                ratios = _and([_n(c, f"{r} {fmt.ratio(g)}") for r, g, c in past])
+                out.append(f"At {fmt.plural(top, 'worker')}, past {past_what}, throughput is {ratios} of the "
+                           f"{at:g}-worker throughput: {verdict}.")
 
         best = max((c for p in series.values() for _, c in p), key=_rate)
         lead = f"Most requests/s: {best.runner} with {fmt.rate(_rate(best))} ({best.name})"
@@ -243,7 +243,7 @@ def concurrency_map(run: Run) -> list[str]:
         busiest = max(mine, key=lambda c: c.get("busy_cores"))
         parts.append(f"{runner} up to {fmt.num(most_in_flight.get('in_flight'))} requests in flight and "
                      f"at most {fmt.num(busiest.get('busy_cores'))} busy cores")
-    of = f" on {run.cores} cores" if run.cores else ""
+    of = f" on {fmt.plural(run.cores, 'core')}" if run.cores else ""
     return [f"Concurrency vs parallelism{of}, achieved (not set): {_and(parts)}."]
 
 
@@ -288,21 +288,22 @@ def data_checks(run: Run) -> list[str]:
     over = [c for c in cells if c.get("in_flight") > 1.005 * c.concurrency]
     if over:
         worst = max(over, key=lambda c: c.get("in_flight") / c.concurrency)
-        out.append(f"Achieved in flight exceeds the set concurrency in {len(over)} cells (worst: {worst.name}, "
-                   f"{fmt.num(worst.get('in_flight'))} of {worst.concurrency:,}, "
+        out.append(f"Achieved in flight exceeds the set concurrency in {fmt.plural(len(over), 'cell')} "
+                   f"(worst: {worst.name}, {fmt.num(worst.get('in_flight'))} of {worst.concurrency:,}, "
                    f"+{fmt.pct(worst.get('in_flight') / worst.concurrency - 1)}). A closed loop cannot hold more "
                    "than it issues, so their throughput or mean latency is over-stated by about that much.")
     under = [c for c in cells if c.get("in_flight") < 0.5 * c.concurrency]
     if under:
-        out.append(f"Achieved in flight is below half the set concurrency in {len(under)} cells: "
+        out.append(f"Achieved in flight is below half the set concurrency in {fmt.plural(len(under), 'cell')}: "
                    + _and([f"{c.name} ({fmt.num(c.get('in_flight'))})" for c in under])
                    + "; only part of the set concurrency circulated in the measured window.")
     unvalidated = [c for c in run.cells if c.ok and c.get("validated") is not None and c.get("validated") != 1]
     if unvalidated:
-        out.append(f"{len(unvalidated)} cells carry numbers but validated != 1: {_and([c.name for c in unvalidated])}.")
+        out.append(f"{fmt.plural(len(unvalidated), 'cell')} carry numbers but validated != 1: "
+                   f"{_and([c.name for c in unvalidated])}.")
     partial = [c for c in run.cells if any("repetitions" in why for why in c.missing.values())]
     if partial:
-        out.append(f"{len(partial)} cell{'s' if len(partial) > 1 else ''} had a percentile in only some "
+        out.append(f"{fmt.plural(len(partial), 'cell')} had a percentile in only some "
                    "repetitions; the report leaves it out rather than cite the median of the few that had it: "
                    + _and([c.name for c in partial]) + ".")
     return out

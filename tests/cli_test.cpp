@@ -137,6 +137,20 @@ TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
   fs::remove(blocker);
 }
 
+TEST(Cli, ReportRendersAResultsFileAndRejectsBadInput) {
+  const fs::path results = temp_json("for_report");
+  ASSERT_EQ(conpar(std::string(k_tiny) + " --out " + results.string()).code, 0);
+  const fs::path html = temp_json("report").replace_extension(".html");
+  const fs::path md = temp_json("report").replace_extension(".md");
+  const outcome o = conpar("report " + results.string() + " --out-html " + html.string() + " --out-md " + md.string());
+  EXPECT_EQ(o.code, 0) << o.output;
+  EXPECT_TRUE(fs::file_size(html) > 1000);
+  EXPECT_TRUE(fs::file_size(md) > 100);
+  const outcome bad = conpar("report " + html.string() + " --out-html " + html.string() + " --out-md " + md.string());
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  for (const auto& p : {results, html, md}) fs::remove(p);
+}
+
 TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
   const outcome o = conpar("run --list --workload sleep --runner coro");
   ASSERT_EQ(o.code, 0);
