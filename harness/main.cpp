@@ -166,7 +166,9 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   for (const auto& [r, w] : max_workers) r->prepare(w);
 
   harness::register_cells(cells, session);
-  harness::progress_reporter reporter(cells.size());
+  std::vector<std::string> names;
+  for (const auto& c : cells) names.push_back(c.name);
+  harness::progress_reporter reporter(std::move(names));
   if (benchmark::RunSpecifiedBenchmarks(&reporter) == 0) {
     std::cerr << "conpar run: --benchmark_filter matches no cell\n";
     return k_exit_bad_input;

@@ -1,19 +1,19 @@
-// What the person running the suite sees: one compact line per repetition, while the JSON is captured whole.
+// What the person running the suite sees: one line per cell and, on a terminal only, a live status line
+// (cell k of n, elapsed, time left); the JSON is captured whole for the results file.
 #pragma once
 
 #include <benchmark/benchmark.h>
 
-#include <cstddef>
+#include <chrono>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace conpar::harness {
 
-// Prints "[k/n] name  rep i  throughput  p99  busy cores" per repetition and the median row, errors to stderr;
-// forwards everything to a JSONReporter writing into memory (the results file is written atomically later).
 class progress_reporter final : public benchmark::BenchmarkReporter {
  public:
-  explicit progress_reporter(std::size_t cells);
+  explicit progress_reporter(std::vector<std::string> cell_names);
 
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
@@ -24,13 +24,18 @@ class progress_reporter final : public benchmark::BenchmarkReporter {
   [[nodiscard]] std::size_t runs() const noexcept { return m_runs; }
 
  private:
+  void print_status() const;
+
   benchmark::JSONReporter m_json;
   std::ostringstream m_json_text;
-  std::size_t m_cells;
-  std::size_t m_cell = 0;
+  std::vector<std::string> m_cells;
+  std::size_t m_done = 0;
   std::size_t m_errors = 0;
   std::size_t m_runs = 0;
-  std::string m_current;
+  std::size_t m_reps = 0;    // of the cell being reported
+  std::size_t m_failed = 0;  // of the cell being reported
+  bool m_terminal;
+  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
 }  // namespace conpar::harness
