@@ -28,7 +28,7 @@ int live_descendants() {
   return n;
 }
 
-void interrupt_mid_run(int sig, int expected_code) {
+void interrupt_mid_run(int sig, int expected_code, int times = 1) {
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   const fs::path out = fs::temp_directory_path() / ("conpar_int_" + std::to_string(::getpid()) + ".json");
   const pid_t pid = fork();
@@ -41,7 +41,10 @@ void interrupt_mid_run(int sig, int expected_code) {
     _exit(127);
   }
   std::this_thread::sleep_for(2500ms);  // past calibration and the first cells
-  ASSERT_EQ(::kill(pid, sig), 0);
+  for (int i = 0; i < times; ++i) {
+    ASSERT_EQ(::kill(pid, sig), 0);
+    std::this_thread::sleep_for(50ms);  // the second one lands while the first is being handled
+  }
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -70,6 +73,31 @@ void interrupt_mid_run(int sig, int expected_code) {
 }
 
 TEST(Interrupt, SigintKeepsResultsAndExits130) { interrupt_mid_run(SIGINT, 130); }
+TEST(Interrupt, SecondSigintChangesNothing) { interrupt_mid_run(SIGINT, 130, 2); }
 TEST(Interrupt, SigtermKeepsResultsAndExits143) { interrupt_mid_run(SIGTERM, 143); }
+
+// The parent killed outright: its workers must end by themselves (PR_SET_PDEATHSIG), leaving nothing.
+TEST(Interrupt, WorkersDieWithAKilledParent) {
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const fs::path out = fs::temp_directory_path() / ("conpar_kill_" + std::to_string(::getpid()) + ".json");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::freopen("/dev/null", "w", stdout);
+    execl(CONPAR_BINARY, CONPAR_BINARY, "run", "--workload", "sleep", "--runner", "procs", "--concurrency", "50",
+          "--duration", "5", "--repetitions", "1", "--out", out.c_str(), nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(2000ms);
+  std::ifstream workers("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  int started = 0;
+  for (pid_t p; workers >> p;) ++started;
+  EXPECT_EQ(started, 50) << "the run's 50 workers are up";
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (live_descendants() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(live_descendants(), 0) << "workers outlived their killed parent";
+  EXPECT_FALSE(fs::exists(out)) << "a killed run writes nothing under the final name";
+}
 
 }  // namespace
