@@ -59,7 +59,7 @@ void add_run_options(CLI::App& run, run_command& cmd) {
   run.add_option("--filter", cmd.filter, "ECMAScript regex; only cells whose name it matches");
   run.add_option("--duration", cmd.duration_s, "measured seconds per repetition (default 0.3; smoke 0.05)")
       ->check(CLI::Range(0.001, 3600.0));
-  run.add_option("--warmup", cmd.warmup_s, "unmeasured seconds before each window (default 0.1; smoke 0.2, 1 with sanitizers)")
+  run.add_option("--warmup", cmd.warmup_s, "unmeasured seconds before each window (default 0.1; smoke 0.2)")
       ->check(CLI::Range(0.0, 3600.0));
   run.add_option("--repetitions", cmd.repetitions, "repetitions per cell (default 5; smoke 1)")
       ->check(CLI::Range(1, 1000));
@@ -139,9 +139,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   harness::bench_session session;
   const bool smoke = cmd.suite == "smoke";
   session.options.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.05 : 0.3);
-  // Sanitizer builds run several times slower: 1,000 fresh worker processes need longer to settle.
-  const double smoke_warmup = std::string_view(CONPAR_SANITIZERS).empty() ? 0.2 : 1.0;
-  session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? smoke_warmup : 0.1);
+  session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? 0.2 : 0.1);
   session.options.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
   session.options.min_window_requests = smoke ? 5 : 100;  // smoke checks that cells run, not their numbers
   session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;

@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import html
 import io
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import figures
 import tables
 import verdicts
+from atomic import write_atomic
 from fmt import plural
 from results import InputError, Run, load_runs
 from tables import Table
@@ -258,20 +257,6 @@ def render_md(runs: list[tuple[Run, list[Rendered]]]) -> str:
 
 
 # ---------------------------------------------------------------- entry point
-
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, then rename: a reader never sees a half-written report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render conpar results as an HTML report and a Markdown summary.")

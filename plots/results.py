@@ -7,6 +7,7 @@ row when there is one, otherwise the single iteration row.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,9 +46,15 @@ class Cell:
     error: str | None = None
     # percentile counter -> why it is absent ("too few samples ...")
     missing: dict[str, str] = field(default_factory=dict)
+    # each iteration row's numbers, in file order: a comparison tests them all, not one median
+    repetitions: list[dict[str, float]] = field(default_factory=list)
 
     def get(self, key: str) -> float | None:
         return self.counters.get(key)
+
+    def samples(self, key: str) -> list[float]:
+        """The counter's value in each repetition that has one; null and NaN count as missing."""
+        return [r[key] for r in self.repetitions if key in r and math.isfinite(r[key])]
 
     def param(self, key: str) -> float | None:
         """A name parameter, else the counter of the same name (error rows only have the name)."""
@@ -241,4 +248,5 @@ def _reduce(name: str, rows: list[dict]) -> Cell:
             missing[key] = "too few samples"
 
     noisy = any(r.get("noisy") for r in rows)
-    return Cell(name, workload, runner, params, counters, noisy=noisy, missing=missing)
+    return Cell(name, workload, runner, params, counters, noisy=noisy, missing=missing,
+                repetitions=[_numbers(r) for r in iterations])

@@ -7,7 +7,9 @@
 
 #include <boost/interprocess/anonymous_shared_memory.hpp>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
+#include <thread>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -67,63 +69,185 @@ constexpr auto k_idle_check = 30s;
   }
 }
 
+// The forkserver's SIGCHLD handler rings this bell: a signal handler can reach nothing else, and
+// ring() is async-signal-safe (atomic operations and a futex syscall).
+doorbell* g_server_bell = nullptr;
+
+void on_child_exit(int) { g_server_bell->ring(); }
+
+// How long the forkserver sleeps between checks that its parent lives (PR_SET_PDEATHSIG covers it too).
+constexpr auto k_server_idle_check = 1s;
+
+std::string describe_end(unsigned i, pid_t pid, int status) {
+  std::string how = "worker " + std::to_string(i) + " (pid " + std::to_string(pid) + ") ";
+  if (WIFSIGNALED(status))
+    return how + "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return how + "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+[[noreturn]] void forkserver_main(pool_control& c, worker_slot* slots, unsigned n, std::atomic<std::uint64_t>* ready,
+                                  pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGINT, SIG_IGN);  // as the workers: the parent decides how a Ctrl-C ends the run
+  signal(SIGTERM, SIG_DFL);
+  if (getppid() != parent) _exit(0);
+  g_server_bell = &c.server_bell;
+  struct sigaction sa {};
+  sa.sa_handler = on_child_exit;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, nullptr);
+  const pid_t self = getpid();
+
+  const auto start = [&](unsigned i) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      signal(SIGCHLD, SIG_DFL);
+      worker_main(slots[i], c.result_bell, ready[i / 64], std::uint64_t{1} << (i % 64), self);
+    }
+    if (pid < 0) {
+      slots[i].fork_errno.store(errno, std::memory_order_relaxed);
+      slots[i].state.store(worker_state::dead, std::memory_order_release);
+    } else {
+      slots[i].pid.store(pid, std::memory_order_relaxed);
+      slots[i].state.store(worker_state::alive, std::memory_order_release);
+    }
+    c.result_bell.ring();
+  };
+  const auto reap_all_and_exit = [&] {
+    for (unsigned i = 0; i < n; ++i)
+      if (slots[i].state.load(std::memory_order_acquire) == worker_state::alive) kill(slots[i].pid, SIGKILL);
+    for (;;)
+      if (waitpid(-1, nullptr, 0) < 0 && errno != EINTR) _exit(0);  // ECHILD: every worker is reaped
+  };
+
+  for (unsigned i = 0; i < n; ++i) start(i);
+  for (;;) {
+    const std::uint32_t seen = c.server_bell.prepare();
+    int status = 0;
+    for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;)
+      for (unsigned i = 0; i < n; ++i)
+        if (slots[i].pid.load(std::memory_order_relaxed) == pid) {
+          slots[i].wait_status.store(status, std::memory_order_relaxed);
+          slots[i].state.store(worker_state::dead, std::memory_order_release);
+          c.deaths.fetch_add(1, std::memory_order_release);
+          c.result_bell.ring();
+          break;
+        }
+    if (c.quit.load(std::memory_order_acquire) != 0 || getppid() != parent) reap_all_and_exit();
+    for (unsigned i = 0; i < n; ++i)
+      if (slots[i].restart.exchange(0, std::memory_order_acq_rel) != 0) start(i);
+    c.server_bell.wait(seen, k_server_idle_check);
+  }
+}
+
 }  // namespace
 
-process_pool::process_pool(unsigned workers) {
+process_pool::process_pool(unsigned workers) : m_size(workers) {
   if (const int threads = harness::thread_count(); threads != 1)
     throw std::logic_error("procs: fork() refused: this process already runs " + std::to_string(threads) +
                            " threads, and fork() copies only the caller (oneTBB does not survive it); "
                            "the process pool must be started before any other runner");
-  // Layout: the result doorbell, the ready bits (rounded up to whole cache lines), then one slot per worker.
+  // Layout: the control block, the ready bits (rounded up to whole cache lines), then one slot per worker.
   const std::size_t words = (workers + 63) / 64;
   const std::size_t ready_bytes = (words * sizeof(std::uint64_t) + k_cache_line - 1) / k_cache_line * k_cache_line;
-  const std::size_t bytes = sizeof(doorbell) + ready_bytes + sizeof(worker_slot) * workers;
+  const std::size_t control_bytes = (sizeof(pool_control) + k_cache_line - 1) / k_cache_line * k_cache_line;
+  const std::size_t bytes = control_bytes + ready_bytes + sizeof(worker_slot) * workers;
   m_region = boost::interprocess::anonymous_shared_memory(bytes);
   auto* base = static_cast<std::byte*>(m_region.get_address());
-  m_result_bell = new (base) doorbell;
-  m_ready = reinterpret_cast<std::atomic<std::uint64_t>*>(base + sizeof(doorbell));
+  m_control = new (base) pool_control;
+  m_ready = reinterpret_cast<std::atomic<std::uint64_t>*>(base + control_bytes);
   for (std::size_t i = 0; i < words; ++i) new (&m_ready[i]) std::atomic<std::uint64_t>(0);
-  m_slots = reinterpret_cast<worker_slot*>(base + sizeof(doorbell) + ready_bytes);
+  m_slots = reinterpret_cast<worker_slot*>(base + control_bytes + ready_bytes);
   for (unsigned i = 0; i < workers; ++i) new (&m_slots[i]) worker_slot;
+
   const pid_t parent = getpid();
-  m_pids.reserve(workers);
-  for (unsigned i = 0; i < workers; ++i) {
-    const pid_t pid = fork();
-    if (pid < 0) {
-      const int err = errno;
-      stop_all();  // reap the ones already started
-      throw std::runtime_error("procs: fork() of worker " + std::to_string(i) + " failed: " + std::strerror(err));
+  m_server = fork();
+  if (m_server < 0)
+    throw std::runtime_error(std::string("procs: fork() of the forkserver failed: ") + std::strerror(errno));
+  if (m_server == 0) forkserver_main(*m_control, m_slots, workers, m_ready, parent);
+  try {
+    const auto deadline = std::chrono::steady_clock::now() + k_restart_limit + workers * 10ms;
+    for (unsigned i = 0; i < workers; ++i) {
+      wait_while_starting(i, deadline);
+      if (auto death = death_of(i)) throw std::runtime_error("procs: " + *death);
     }
-    if (pid == 0) worker_main(m_slots[i], *m_result_bell, m_ready[i / 64], std::uint64_t{1} << (i % 64), parent);
-    m_pids.push_back(pid);
+  } catch (...) {
+    stop_all();
+    throw;
   }
-  m_deaths.resize(workers);
 }
 
 process_pool::~process_pool() { stop_all(); }
 
-void process_pool::stop_all() noexcept {
-  // Workers hold no state worth saving; SIGKILL cannot be caught or delayed, then every one is reaped.
-  for (std::size_t i = 0; i < m_pids.size(); ++i)
-    if (m_deaths.size() <= i || m_deaths[i].empty()) kill(m_pids[i], SIGKILL);
-  for (std::size_t i = 0; i < m_pids.size(); ++i)
-    if (m_deaths.size() <= i || m_deaths[i].empty())
-      while (waitpid(m_pids[i], nullptr, 0) < 0 && errno == EINTR) {
-      }
-  m_pids.clear();
+void process_pool::wait_while_starting(unsigned i, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const std::uint32_t seen = m_control->result_bell.prepare();
+    if (m_slots[i].state.load(std::memory_order_acquire) != worker_state::starting) return;
+    if (auto death = forkserver_death()) throw std::runtime_error("procs: " + *death);
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("procs: worker " + std::to_string(i) + " did not start within the time limit");
+    m_control->result_bell.wait(seen, 10ms);
+  }
 }
 
-std::optional<std::string> process_pool::death_of(unsigned i) {
-  if (!m_deaths[i].empty()) return m_deaths[i];
+void process_pool::stop_all() noexcept {
+  if (m_server <= 0) return;
+  // The forkserver kills and reaps its workers, then exits; SIGKILL only if it has not done so in time.
+  m_control->quit.store(1, std::memory_order_release);
+  m_control->server_bell.ring();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
   int status = 0;
-  if (waitpid(m_pids[i], &status, WNOHANG) != m_pids[i]) return std::nullopt;
-  std::string how = "worker " + std::to_string(i) + " (pid " + std::to_string(m_pids[i]) + ") ";
-  if (WIFSIGNALED(status))
-    how += "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
-  else
-    how += "exited with status " + std::to_string(WEXITSTATUS(status));
-  m_deaths[i] = how;
-  return how;
+  while (waitpid(m_server, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      for (unsigned i = 0; i < m_size; ++i)
+        if (m_slots[i].state.load(std::memory_order_acquire) == worker_state::alive) kill(pid(i), SIGKILL);
+      kill(m_server, SIGKILL);
+      while (waitpid(m_server, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  m_server = -1;
+}
+
+std::optional<std::string> process_pool::death_of(unsigned i) const {
+  const worker_slot& s = m_slots[i];
+  if (s.state.load(std::memory_order_acquire) != worker_state::dead) return std::nullopt;
+  if (const int err = s.fork_errno.load(std::memory_order_relaxed))
+    return "worker " + std::to_string(i) + " could not be started: fork() failed: " + std::strerror(err);
+  return describe_end(i, s.pid.load(std::memory_order_relaxed), s.wait_status.load(std::memory_order_relaxed));
+}
+
+std::optional<std::string> process_pool::forkserver_death() {
+  if (m_server_death || m_server <= 0) return m_server_death;
+  int status = 0;
+  if (waitpid(m_server, &status, WNOHANG) != m_server) return std::nullopt;
+  m_server_death = "the pool's forkserver (pid " + std::to_string(m_server) + ") " +
+                   (WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                                              strsignal(WTERMSIG(status)) + ")"
+                                        : "exited with status " + std::to_string(WEXITSTATUS(status))) +
+                   "; its workers died with it";
+  m_server = -1;  // reaped: nothing left to stop
+  return m_server_death;
+}
+
+void process_pool::restart(unsigned i) {
+  worker_slot& s = m_slots[i];
+  if (s.state.load(std::memory_order_acquire) != worker_state::dead)
+    throw std::logic_error("procs: restart of worker " + std::to_string(i) + ", which is not dead");
+  if (auto death = forkserver_death()) throw std::runtime_error("procs: cannot restart worker " + std::to_string(i) + ": " + *death);
+  // The old process is reaped, so nobody else touches these: the new worker starts on empty rings.
+  s.jobs.reset();
+  s.results.reset();
+  s.error[0] = '\0';
+  s.fork_errno.store(0, std::memory_order_relaxed);
+  s.state.store(worker_state::starting, std::memory_order_relaxed);
+  s.restart.store(1, std::memory_order_release);
+  m_control->server_bell.ring();
+  wait_while_starting(i, std::chrono::steady_clock::now() + k_restart_limit);
+  if (auto death = death_of(i)) throw std::runtime_error("procs: restart failed: " + *death);
 }
 
 }  // namespace conpar::runners

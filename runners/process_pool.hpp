@@ -1,14 +1,14 @@
-// Worker processes forked once, up front, and the shared-memory queues that feed them.
+// Worker processes, the forkserver that starts and restarts them, and the shared-memory queues that feed them.
 #pragma once
 
 #include <sys/types.h>
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "harness/resource_usage.hpp"
 #include "runners/doorbell.hpp"
@@ -38,6 +38,9 @@ struct result {
 // 256 jobs per worker: deep enough to pipeline empty requests, small enough for 1000 workers (~21 MB).
 inline constexpr std::size_t k_ring_capacity = 256;
 
+// A worker's life as the forkserver sees it; the parent reads it, the forkserver writes it.
+enum class worker_state : std::uint32_t { starting, alive, dead };
+
 // Everything one worker shares with the parent. The parent is the only producer of `jobs` and the only
 // consumer of `results`; the worker the reverse, so plain SPSC rings suffice and no lock is ever held.
 struct worker_slot {
@@ -50,38 +53,67 @@ struct worker_slot {
   std::atomic<std::uint32_t> low_water{0};
   harness::resource_usage usage;            // written by the worker before answering report_usage
   char error[240] = {};                     // message of the last request that threw
+  // Written by the forkserver: the worker's pid, its state, and once dead its waitpid() status (or the
+  // fork() errno if it could not be started). `restart` is set by the parent, cleared by the forkserver.
+  std::atomic<pid_t> pid{0};
+  std::atomic<worker_state> state{worker_state::starting};
+  std::atomic<int> wait_status{0};
+  std::atomic<int> fork_errno{0};
+  std::atomic<std::uint32_t> restart{0};
 };
 
+// The segment's header: doorbells and counters shared by the parent, the forkserver and every worker.
+struct pool_control {
+  doorbell result_bell;  // rung by a worker after pushing results, by the forkserver after a start or a death
+  doorbell server_bell;  // rung by the parent (restart, quit) and by the forkserver's own SIGCHLD handler
+  std::atomic<std::uint32_t> quit{0};
+  std::atomic<std::uint32_t> deaths{0};  // workers reaped so far: the dispatcher's cheap "anything died?"
+};
+
+// fork() is only safe while the caller is single-threaded, but a dead worker must be restartable after TBB's
+// threads exist. So the pool forks one process up front, the forkserver (Python's multiprocessing
+// "forkserver", Android's zygote), which stays single-threaded and forks every worker, at start and on
+// request. It reaps them too, so a death is seen at once (SIGCHLD) and no zombie outlives it.
 class process_pool {
  public:
-  // Forks `workers` processes. Refuses (std::logic_error) when this process already has other threads:
-  // fork() copies only the calling thread, and oneTBB does not survive it.
+  // Starts the forkserver and `workers` processes. Refuses (std::logic_error) when this process already has
+  // other threads: fork() copies only the calling thread, and oneTBB does not survive it.
   explicit process_pool(unsigned workers);
   ~process_pool();
   process_pool(const process_pool&) = delete;
   process_pool& operator=(const process_pool&) = delete;
 
-  [[nodiscard]] unsigned size() const noexcept { return static_cast<unsigned>(m_pids.size()); }
+  [[nodiscard]] unsigned size() const noexcept { return m_size; }
   [[nodiscard]] worker_slot& slot(unsigned i) noexcept { return m_slots[i]; }
-  [[nodiscard]] doorbell& result_bell() noexcept { return *m_result_bell; }
+  [[nodiscard]] doorbell& result_bell() noexcept { return m_control->result_bell; }
   // Bit w of word w / 64 is set by worker w after it pushes results: the dispatcher visits only the
   // workers that have something, instead of scanning all W rings (1000 cache misses) per wake-up.
   [[nodiscard]] std::atomic<std::uint64_t>& ready_word(unsigned i) noexcept { return m_ready[i]; }
-  [[nodiscard]] pid_t pid(unsigned i) const noexcept { return m_pids[i]; }
+  [[nodiscard]] pid_t pid(unsigned i) const noexcept { return m_slots[i].pid.load(std::memory_order_acquire); }
+  [[nodiscard]] pid_t forkserver_pid() const noexcept { return m_server; }
+  [[nodiscard]] std::uint32_t deaths() const noexcept { return m_control->deaths.load(std::memory_order_acquire); }
 
-  // Reaps worker i if it has exited and returns how it ended ("worker 3 (pid 123) was killed by signal 9
-  // (Killed)"); nullopt while it lives. A dead worker stays dead and keeps reporting its end.
-  [[nodiscard]] std::optional<std::string> death_of(unsigned i);
+  // How worker i ended ("worker 3 (pid 123) was killed by signal 9 (Killed)"); nullopt while it lives.
+  // One atomic load: cheap enough for every liveness check.
+  [[nodiscard]] std::optional<std::string> death_of(unsigned i) const;
+  // How the forkserver ended, nullopt while it lives; without it no worker can live or restart.
+  [[nodiscard]] std::optional<std::string> forkserver_death();
+  // Replaces dead worker i with a fresh process on empty rings; waits at most k_restart_limit.
+  void restart(unsigned i);
+
+  static constexpr std::chrono::seconds k_restart_limit{10};
 
  private:
+  void wait_while_starting(unsigned i, std::chrono::steady_clock::time_point deadline);
   void stop_all() noexcept;
 
   boost::interprocess::mapped_region m_region;
-  doorbell* m_result_bell = nullptr;  // rung by any worker after pushing a result
+  pool_control* m_control = nullptr;
   std::atomic<std::uint64_t>* m_ready = nullptr;
   worker_slot* m_slots = nullptr;
-  std::vector<pid_t> m_pids;
-  std::vector<std::string> m_deaths;
+  unsigned m_size = 0;
+  pid_t m_server = -1;
+  std::optional<std::string> m_server_death;
 };
 
 }  // namespace conpar::runners

@@ -66,16 +66,18 @@ class procs_runner final : public runner {
     const harness::resource_usage before = collect_usage(true);
     cell_outcome out;
     load.begin();
-    dispatch(load, out.stats);
+    dispatch(load, out);
     const harness::resource_usage after = collect_usage(false);
     out.other_processes = after - before;
     return out;
   }
 
  private:
-  // Issue times of a worker's outstanding requests: a worker answers its jobs in order, so a FIFO suffices.
+  // Issue times and ids of a worker's outstanding requests: a worker answers its jobs in order, so a FIFO
+  // suffices; the ids name the requests lost if the worker dies.
   struct issue_fifo {
     std::array<clock::time_point, k_ring_capacity> at;
+    std::array<std::uint64_t, k_ring_capacity> id;
     std::uint64_t head = 0, tail = 0;
   };
 
@@ -86,12 +88,15 @@ class procs_runner final : public runner {
     s.job_bell.ring();
   }
 
-  void dispatch(harness::closed_loop& load, harness::lane_stats& stats) {
+  void dispatch(harness::closed_loop& load, cell_outcome& out) {
+    harness::lane_stats& stats = out.stats;
     std::vector<issue_fifo> fifo(m_workers);
     const auto issue = [&](unsigned w, clock::time_point now) {
       const auto r = load.next(now);
       if (!r) return false;
-      fifo[w].at[fifo[w].tail++ % k_ring_capacity] = now;
+      issue_fifo& f = fifo[w];
+      f.at[f.tail % k_ring_capacity] = now;
+      f.id[f.tail++ % k_ring_capacity] = r->id;
       push_job(w, job{*r, job_kind::run_request, 0});
       return true;
     };
@@ -100,12 +105,51 @@ class procs_runner final : public runner {
       if (issue(i % m_workers, clock::now())) ++in_flight;
 
     std::array<result, 64> batch;
+    // Pops and completes what worker w has answered; false once its ring is empty.
+    const auto harvest = [&](unsigned w, bool reissue) {
+      const std::size_t n = m_pool->slot(w).results.pop_some(batch.data(), batch.size());
+      const auto done = clock::now();
+      for (std::size_t k = 0; k < n; ++k) {
+        --m_outstanding[w];
+        --in_flight;
+        if (batch[k].status != result_status::ok) {
+          m_outstanding[w] -= static_cast<std::uint32_t>(n - k - 1);  // popped with it: settle() must not wait for them
+          throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
+        }
+        issue_fifo& f = fifo[w];
+        stats.complete(f.at[f.head++ % k_ring_capacity], done, batch[k].checksum, load.window());
+        if (reissue && issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
+      }
+      return n > 0;
+    };
+    // A dead worker's answered requests count; the rest are lost with it and reported. A fresh process takes
+    // its place and its share of the load, so the cell goes on at the same concurrency.
+    const auto replace_dead = [&] {
+      m_deaths_seen = m_pool->deaths();
+      for (unsigned w = 0; w < m_workers; ++w) {
+        const auto death = m_pool->death_of(w);
+        if (!death) continue;
+        while (harvest(w, false)) {
+        }
+        issue_fifo& f = fifo[w];
+        const auto lost = f.tail - f.head;
+        for (; f.head != f.tail; ++f.head) out.lost.push_back(f.id[f.head % k_ring_capacity]);
+        in_flight -= lost;
+        m_outstanding[w] = 0;
+        out.faults.push_back(*death + " during the cell; " + std::to_string(lost) + " requests in its queue were lost");
+        m_pool->restart(w);
+        for (std::uint64_t k = 0; k < lost; ++k)
+          if (issue(w, clock::now())) ++in_flight;
+      }
+    };
+
     const unsigned words = (m_workers + 63) / 64;
     auto next_liveness_check = clock::now() + k_busy_liveness_interval;
     while (in_flight > 0) {
-      // While other workers keep answering, a dead one would only show at the drain: look every so often.
+      if (m_pool->deaths() != m_deaths_seen) replace_dead();
+      // The forkserver rings no bell when it dies itself: look every so often.
       if (const auto now = clock::now(); now > next_liveness_check) {
-        check_alive();
+        check_forkserver();
         next_liveness_check = now + k_busy_liveness_interval;
       }
       const std::uint32_t seen = m_pool->result_bell().prepare();
@@ -116,23 +160,10 @@ class procs_runner final : public runner {
         for (; bits != 0; bits &= bits - 1) {
           const unsigned w = word * 64 + static_cast<unsigned>(std::countr_zero(bits));
           // Drain fully: results pushed before the bit was set must not wait for another bit.
-          while (const std::size_t n = m_pool->slot(w).results.pop_some(batch.data(), batch.size())) {
-            harvested = true;
-            const auto done = clock::now();
-            for (std::size_t k = 0; k < n; ++k) {
-              --m_outstanding[w];
-              --in_flight;
-              if (batch[k].status != result_status::ok) {
-                m_outstanding[w] -= static_cast<std::uint32_t>(n - k - 1);  // popped with it: settle() must not wait for them
-                throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
-              }
-              stats.complete(fifo[w].at[fifo[w].head++ % k_ring_capacity], done, batch[k].checksum, load.window());
-              if (issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
-            }
-          }
+          while (harvest(w, true)) harvested = true;
         }
       }
-      if (harvested || in_flight == 0) continue;
+      if (harvested || in_flight == 0 || m_pool->deaths() != m_deaths_seen) continue;
       wait_for_results(seen, load.window().stop);
     }
   }
@@ -142,14 +173,20 @@ class procs_runner final : public runner {
     doorbell& bell = m_pool->result_bell();
     const auto moved = [&] { return bell.m_seq.load(std::memory_order_acquire) != seen; };
     while (!spin_then_wait(bell, moved, m_parent_spins, k_liveness_interval)) {
-      check_alive();
+      check_forkserver();
       if (clock::now() > window_stop + k_drain_limit)
         throw runner_error("procs: requests still outstanding " + std::to_string(k_drain_limit.count()) +
                            " s after the window closed");
     }
   }
 
+  void check_forkserver() {
+    if (auto death = m_pool->forkserver_death()) throw runner_error("procs: " + *death);
+  }
+
+  // Outside a cell's dispatch (usage reports, settling) a death cannot be absorbed: it fails the step.
   void check_alive() {
+    check_forkserver();
     for (unsigned w = 0; w < m_workers; ++w)
       if (auto death = m_pool->death_of(w)) throw runner_error("procs: " + *death);
   }
@@ -171,12 +208,15 @@ class procs_runner final : public runner {
           ++answered;
         }
       }
-      if (answered < m_workers) wait_for_results(seen, deadline - k_drain_limit);
+      if (answered >= m_workers) break;
+      if (m_pool->deaths() != m_deaths_seen) check_alive();
+      wait_for_results(seen, deadline - k_drain_limit);
     }
     return sum;
   }
 
-  // After a failed cell, live workers may still hold jobs: drain them so the next cell starts clean.
+  // After a failed cell, live workers may still hold jobs: drain them so the next cell starts clean, and
+  // replace the workers that died, so one death costs one cell, not every later one.
   void settle() {
     const auto deadline = clock::now() + k_drain_limit;
     for (;;) {
@@ -187,7 +227,7 @@ class procs_runner final : public runner {
         while (m_outstanding[w] > 0 && m_pool->slot(w).results.try_pop(r)) --m_outstanding[w];
         if (m_outstanding[w] == 0) continue;
         if (m_pool->death_of(w)) {
-          m_outstanding[w] = 0;  // its jobs are gone with it; check_alive() reports it to cells that need it
+          m_outstanding[w] = 0;  // its jobs are gone with it
           continue;
         }
         pending = true;
@@ -196,13 +236,17 @@ class procs_runner final : public runner {
       if (clock::now() > deadline) throw runner_error("procs: workers did not finish an earlier cell's requests");
       m_pool->result_bell().wait(seen, k_liveness_interval);
     }
-    check_alive();
+    check_forkserver();
+    m_deaths_seen = m_pool->deaths();
+    for (unsigned w = 0; w < m_pool->size(); ++w)
+      if (m_pool->death_of(w)) m_pool->restart(w);
   }
 
   std::unique_ptr<process_pool> m_pool;
   std::vector<std::uint32_t> m_outstanding;  // jobs sent minus results received, per worker
   unsigned m_workers = 0;
   int m_parent_spins = 0;
+  std::uint32_t m_deaths_seen = 0;  // the pool's death count when the dead were last replaced
 };
 
 }  // namespace

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +23,10 @@ enum class runner_shape {
 struct cell_outcome {
   harness::lane_stats stats;                // merged over lanes
   harness::resource_usage other_processes;  // usage of processes other than this one (worker processes)
+  // A runner that survives a fault inside the cell (a worker process died and was restarted) goes on, and
+  // says what happened and which requests were lost with it: issued = completed + lost, every id once.
+  std::vector<std::string> faults;
+  std::vector<std::uint64_t> lost;
 };
 
 // A failure of the execution machinery itself (a dead worker, a cell that never finishes).

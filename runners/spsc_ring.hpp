@@ -136,6 +136,15 @@ public:
 
     [[nodiscard]] bool empty_approx() const noexcept { return size_approx() == 0; }
 
+    // Empties the ring. Only for a ring neither end is using: its peer process is dead and reaped.
+    void reset() noexcept
+    {
+        m_tail.store(0, std::memory_order_relaxed);
+        m_head.store(0, std::memory_order_relaxed);
+        m_head_cache = 0;
+        m_tail_cache = 0;
+    }
+
     [[nodiscard]] static constexpr std::size_t capacity() noexcept { return Capacity; }
 
 private:

@@ -1,5 +1,5 @@
 // SIGINT / SIGTERM in the middle of a run: exit 128 + signal, the results written so far are valid JSON,
-// no worker process is left behind. The test is a child subreaper, so orphans would come back to it.
+// no worker process and no shared-memory entry is left behind (tests/support/leak_check.hpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,23 +13,15 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/leak_check.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Reaps what came back to us; returns how many of our descendants are still alive.
-int live_descendants() {
-  while (waitpid(-1, nullptr, WNOHANG) > 0) {
-  }
-  std::ifstream in("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-  int n = 0;
-  for (pid_t p; in >> p;) ++n;
-  return n;
-}
-
 void interrupt_mid_run(int sig, int expected_code, int times = 1) {
-  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const conpar::test_support::leak_check leaks;
   const fs::path out = fs::temp_directory_path() / ("conpar_int_" + std::to_string(::getpid()) + ".json");
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -67,9 +59,7 @@ void interrupt_mid_run(int sig, int expected_code, int times = 1) {
   EXPECT_GT(interrupted, 0) << "the cell cut short and the cells after it say so";
   fs::remove(out);
 
-  const auto reap_deadline = std::chrono::steady_clock::now() + 5s;
-  while (live_descendants() > 0 && std::chrono::steady_clock::now() < reap_deadline) std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(live_descendants(), 0) << "worker processes outlived the run";
+  EXPECT_EQ(leaks.leftovers(), "") << "worker processes or shared memory outlived the run";
 }
 
 TEST(Interrupt, SigintKeepsResultsAndExits130) { interrupt_mid_run(SIGINT, 130); }
@@ -78,7 +68,7 @@ TEST(Interrupt, SigtermKeepsResultsAndExits143) { interrupt_mid_run(SIGTERM, 143
 
 // The parent killed outright: its workers must end by themselves (PR_SET_PDEATHSIG), leaving nothing.
 TEST(Interrupt, WorkersDieWithAKilledParent) {
-  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const conpar::test_support::leak_check leaks;
   const fs::path out = fs::temp_directory_path() / ("conpar_kill_" + std::to_string(::getpid()) + ".json");
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -89,14 +79,9 @@ TEST(Interrupt, WorkersDieWithAKilledParent) {
     _exit(127);
   }
   std::this_thread::sleep_for(2000ms);
-  std::ifstream workers("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  int started = 0;
-  for (pid_t p; workers >> p;) ++started;
-  EXPECT_EQ(started, 50) << "the run's 50 workers are up";
+  EXPECT_EQ(conpar::test_support::descendants_of(pid).size(), 51u) << "the run's forkserver and 50 workers are up";
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (live_descendants() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(live_descendants(), 0) << "workers outlived their killed parent";
+  EXPECT_EQ(leaks.leftovers(), "") << "workers outlived their killed parent";
   EXPECT_FALSE(fs::exists(out)) << "a killed run writes nothing under the final name";
 }
 

@@ -57,6 +57,31 @@ def write_run(path: Path, rows: list[dict], **ctx) -> Path:
     return path
 
 
+# In write_repetitions: the counter is left out of that repetition's row (as a p99 with too few samples).
+ABSENT = object()
+
+
+def write_repetitions(path: Path, cells: dict[str, dict[str, list]], **ctx) -> Path:
+    """A run with the given per-repetition counter values, {name: {counter: [value per repetition]}}.
+
+    Counters not given keep row()'s constant values. An aggregate row (numbers of the first repetition)
+    follows each cell's repetitions, as Google Benchmark writes one: a reader that counts it as a
+    repetition gets one too many.
+    """
+    rows = []
+    for name, counters in cells.items():
+        n = max(len(v) for v in counters.values())
+        reps = []
+        for i in range(n):
+            values = {k: v[i] for k, v in counters.items()}
+            r = row(name, repetitions=n, repetition_index=i, **values)
+            reps.append({k: v for k, v in r.items() if v is not ABSENT})
+        median = {**reps[0], "name": f"{name}_median", "run_type": "aggregate", "aggregate_name": "median"}
+        median.pop("repetition_index")
+        rows += reps + [median]
+    return write_run(path, rows, **ctx)
+
+
 def open_loop_rows() -> list[dict]:
     """Open-loop rows as they may come later: offered and achieved rates beside the usual counters."""
     rows = []
