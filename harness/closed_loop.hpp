@@ -1,9 +1,11 @@
 // The closed-loop load shared by every runner: who issues which request when, and what each lane saw.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "harness/interrupt.hpp"
@@ -70,14 +72,21 @@ class closed_loop {
   }
   [[nodiscard]] const resource_usage& usage_at_begin() const noexcept { return m_usage_at_begin; }
 
+  // Also ends the load after `n` requests, whichever comes first: a soak test's fixed request count.
+  void limit_requests(std::uint64_t n) noexcept { m_limit = n; }
+
   // Safe from any thread. `now` is the caller's clock reading (usually the previous completion time).
   [[nodiscard]] std::optional<workloads::request> next(clock::time_point now) noexcept {
     if (now >= m_window.stop || interrupt_signal() != 0) return std::nullopt;
     // relaxed: the id only has to be unique; the request's data is built locally from it
-    return m_spec.make(m_next_id.fetch_add(1, std::memory_order_relaxed));
+    const std::uint64_t id = m_next_id.fetch_add(1, std::memory_order_relaxed);
+    if (id >= m_limit) return std::nullopt;
+    return m_spec.make(id);
   }
 
-  [[nodiscard]] std::uint64_t issued() const noexcept { return m_next_id.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t issued() const noexcept {
+    return std::min(m_next_id.load(std::memory_order_relaxed), m_limit);
+  }
   [[nodiscard]] const load_window& window() const noexcept { return m_window; }
   [[nodiscard]] unsigned concurrency() const noexcept { return m_concurrency; }
   [[nodiscard]] const workloads::workload_spec& spec() const noexcept { return m_spec; }
@@ -89,6 +98,7 @@ class closed_loop {
   load_window m_window;  // empty until begin(): next() issues nothing
   resource_usage m_usage_at_begin;
   unsigned m_concurrency;
+  std::uint64_t m_limit = std::numeric_limits<std::uint64_t>::max();
   std::atomic<std::uint64_t> m_next_id{0};
 };
 

@@ -6,6 +6,7 @@
 #include <boost/version.hpp>
 #include <oneapi/tbb/version.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -201,24 +202,44 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   run_command cmd;
   CLI::App* run = app.add_subcommand("run", "run benchmark cells and write results JSON");
-  app.add_subcommand("report", "render results JSON into results/report.html and results/report.md (see plots/)");
+  // These commands are Python (plots/): `conpar NAME ARGS` is plots/SCRIPT ARGS under the interpreter that
+  // CMake found to have Debian's matplotlib, numpy and scipy. Each script documents its own exit codes.
+  struct python_command {
+    const char* name;
+    const char* script;
+    const char* help;
+  };
+  static constexpr python_command k_python_commands[] = {
+      {"report", "report.py", "render results JSON into results/report.html and results/report.md"},
+      {"compare", "compare.py", "judge NEW against BASE: exit 0 ok, 1 regression, 2 bad input, 3 errors, 4 too noisy"},
+      {"ab", "ab.py", "run two builds interleaved (A B, B A, ...) on this machine and compare them"},
+      {"history", "history.py", "append a run to results/history/, or print a run's machine class"},
+      {"export", "export.py", "write Bencher BMF and github-action-benchmark JSON from a results file"},
+  };
+  std::string commands = "run";
+  for (const auto& c : k_python_commands) {
+    app.add_subcommand(c.name, c.help);
+    commands += std::string(", ") + c.name;
+  }
   add_run_options(*run, cmd);
-  if (argc > 1 && argv[1][0] != '-' && std::string(argv[1]) != "run" && std::string(argv[1]) != "report") {
-    std::cerr << "conpar: unknown command '" << argv[1] << "' (commands: run, report)\n";
+  const std::string command = argc > 1 ? argv[1] : "";
+  if (argc > 1 && argv[1][0] != '-' && command != "run" &&
+      std::none_of(std::begin(k_python_commands), std::end(k_python_commands),
+                   [&](const python_command& c) { return command == c.name; })) {
+    std::cerr << "conpar: unknown command '" << command << "' (commands: " << commands << ")\n";
     return k_exit_bad_input;
   }
-  // The report is Python (matplotlib): `conpar report ARGS` is plots/report.py ARGS under the interpreter
-  // that CMake found to have Debian's matplotlib and numpy.
-  if (argc > 1 && std::string(argv[1]) == "report") {
-    std::vector<std::string> args = {CONPAR_PYTHON, std::string(CONPAR_PLOTS_DIR) + "/report.py"};
-    if (argc == 2) args.emplace_back("results/latest");
+  for (const auto& c : k_python_commands) {
+    if (command != c.name) continue;
+    std::vector<std::string> args = {CONPAR_PYTHON, std::string(CONPAR_PLOTS_DIR) + "/" + c.script};
+    if (command == "report" && argc == 2) args.emplace_back("results/latest");
     for (int i = 2; i < argc; ++i) args.emplace_back(argv[i]);
     std::vector<char*> exec_argv;
     for (auto& a : args) exec_argv.push_back(a.data());
     exec_argv.push_back(nullptr);
     execv(exec_argv[0], exec_argv.data());
-    std::cerr << "conpar report: cannot run " << CONPAR_PYTHON << ": " << std::strerror(errno) << "\n";
-    return k_exit_write_failed;
+    std::cerr << "conpar " << command << ": cannot run " << CONPAR_PYTHON << ": " << std::strerror(errno) << "\n";
+    return k_exit_bad_input;
   }
   try {
     app.parse(argc, argv);
