@@ -60,6 +60,7 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     for (int attempt = 0; attempt <= k_window_retries; ++attempt, window *= k_window_growth) {
       reset_peak_rss();  // this cell's peak, not the run's
       load_slot.emplace(spec, warmup, window, c.load.concurrency);
+      load_slot->set_watchdog(std::chrono::duration_cast<clock::duration>(seconds(s.options.cell_timeout_s)));
       try {
         out = c.runner->run(*load_slot, c.load.workers);
       } catch (const std::exception& e) {

@@ -16,6 +16,7 @@ namespace conpar::harness {
 struct run_options {
   double duration_s = 0.3;  // measured window per repetition
   double warmup_s = 0.1;    // issued and validated, not measured
+  double cell_timeout_s = 60;  // the watchdog: how long after its window a cell may still run
   int repetitions = 5;
   // The window spans at least this many request times. Identical requests started together complete in
   // waves, and a window of N waves miscounts by up to one wave: 100 keeps that error under 1%.

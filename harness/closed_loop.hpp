@@ -72,6 +72,13 @@ class closed_loop {
   }
   [[nodiscard]] const resource_usage& usage_at_begin() const noexcept { return m_usage_at_begin; }
 
+  // The watchdog: no request may still be running this long after the window closed. Runners bound every
+  // wait by deadline() and give up on what is left there (the cell becomes an error row).
+  static constexpr clock::duration k_default_watchdog = std::chrono::seconds(60);
+  void set_watchdog(clock::duration after_window) noexcept { m_watchdog = after_window; }
+  [[nodiscard]] clock::time_point deadline() const noexcept { return m_window.stop + m_watchdog; }
+  [[nodiscard]] clock::duration watchdog() const noexcept { return m_watchdog; }
+
   // Also ends the load after `n` requests, whichever comes first: a soak test's fixed request count.
   void limit_requests(std::uint64_t n) noexcept { m_limit = n; }
 
@@ -99,6 +106,7 @@ class closed_loop {
   resource_usage m_usage_at_begin;
   unsigned m_concurrency;
   std::uint64_t m_limit = std::numeric_limits<std::uint64_t>::max();
+  clock::duration m_watchdog = k_default_watchdog;
   std::atomic<std::uint64_t> m_next_id{0};
 };
 

@@ -40,6 +40,7 @@ struct run_command {
   std::vector<std::string> params;  // name=value
   std::string filter;
   double duration_s = -1, warmup_s = -1;
+  double cell_timeout_s = 60;
   int repetitions = -1;
   std::string out;
   bool list = false;
@@ -62,6 +63,10 @@ void add_run_options(CLI::App& run, run_command& cmd) {
       ->check(CLI::Range(0.001, 3600.0));
   run.add_option("--warmup", cmd.warmup_s, "unmeasured seconds before each window (default 0.1; smoke 0.2)")
       ->check(CLI::Range(0.0, 3600.0));
+  run.add_option("--cell-timeout", cmd.cell_timeout_s,
+                 "watchdog: seconds after a window closes before its unfinished requests are abandoned and the "
+                 "cell fails (default 60, below CTest's timeouts)")
+      ->check(CLI::Range(0.01, 86400.0));
   run.add_option("--repetitions", cmd.repetitions, "repetitions per cell (default 5; smoke 1)")
       ->check(CLI::Range(1, 1000));
   run.add_option("--out", cmd.out, "results file (default results/latest/<suite>.json)");
@@ -112,6 +117,7 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
       {"iterations_per_us", s.calibration.iterations_per_us},
       {"duration_s", s.options.duration_s},
       {"warmup_s", s.options.warmup_s},
+      {"cell_timeout_s", s.options.cell_timeout_s},
       {"repetitions", s.options.repetitions},
       {"min_window_requests", s.options.min_window_requests},
       {"load_avg_before", {load[0], load[1], load[2]}},
@@ -141,6 +147,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   const bool smoke = cmd.suite == "smoke";
   session.options.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.05 : 0.3);
   session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? 0.2 : 0.1);
+  session.options.cell_timeout_s = cmd.cell_timeout_s;
   session.options.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
   session.options.min_window_requests = smoke ? 5 : 100;  // smoke checks that cells run, not their numbers
   session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;

@@ -363,14 +363,8 @@ def parse_alpha(text: str) -> float:
     return alpha
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Compare a new conpar run with a base run: throughput, p99 latency and CPU per request "
-                    "of every benchmark in both, each judged by a threshold and a Mann-Whitney U test.",
-        epilog="exit codes, the first that applies: 2 bad input or context mismatch, 3 benchmark errors, "
-               "1 regression, 4 too noisy to judge, 0 otherwise")
-    parser.add_argument("base", type=Path, metavar="BASE", help="results file of the base run")
-    parser.add_argument("new", type=Path, metavar="NEW", help="results file of the new run")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the judgement and its outputs; ab.py takes the same ones."""
     parser.add_argument("--threshold", type=parse_rule, action="append", default=[], metavar="[REGEX:]METRIC=PCT",
                         help="smallest change in percent that counts (default: all=5); METRIC is throughput, p99, "
                              "cpu or all; REGEX must match the whole benchmark name; repeatable, the last "
@@ -382,13 +376,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, metavar="FILE",
                         help="also write the Markdown summary (always printed on stdout) to FILE")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the verdict file")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Compare a new conpar run with a base run: throughput, p99 latency and CPU per request "
+                    "of every benchmark in both, each judged by a threshold and a Mann-Whitney U test.",
+        epilog="exit codes, the first that applies: 2 bad input or context mismatch, 3 benchmark errors, "
+               "1 regression, 4 too noisy to judge, 0 otherwise")
+    parser.add_argument("base", type=Path, metavar="BASE", help="results file of the base run")
+    parser.add_argument("new", type=Path, metavar="NEW", help="results file of the new run")
+    add_options(parser)
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: str = "",
+         extra: dict | None = None) -> int:
+    """Loads both runs, judges them, prints the summary and writes the outputs that args ask for
+    (threshold, alpha, allow_mismatch, markdown, json, as add_options makes them). appendix is added to
+    the Markdown summary, extra to the verdict file. Returns the exit code."""
     try:
-        base, new = load_run(args.base), load_run(args.new)
+        base, new = load_run(base_path), load_run(new_path)
     except InputError as e:
         print(f"compare: bad input: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -402,14 +410,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     outcome = compare(base, new, [DEFAULT_RULE, *args.threshold], args.alpha, differences)
-    markdown = render_markdown(outcome)
+    markdown = render_markdown(outcome) + (f"\n{appendix.rstrip()}\n" if appendix else "")
     sys.stdout.write(markdown)
+    sys.stdout.flush()
     try:
         if args.markdown:
             write_atomic(args.markdown, markdown)
         if args.json:
-            write_atomic(args.json, json.dumps(verdict_document(outcome), indent=1, ensure_ascii=False,
-                                               allow_nan=False) + "\n")
+            write_atomic(args.json, json.dumps({**verdict_document(outcome), **(extra or {})}, indent=1,
+                                               ensure_ascii=False, allow_nan=False) + "\n")
     except OSError as e:
         print(f"compare: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -418,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         print("compare: benchmark errors: " + "; ".join(f"{run}: {', '.join(n)}" for run, n in names.items() if n),
               file=sys.stderr)
     return outcome.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return gate(args.base, args.new, args)
 
 
 if __name__ == "__main__":

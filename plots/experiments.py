@@ -5,7 +5,9 @@ the run lists them, runners in report order; an experiment without data returns 
 """
 from __future__ import annotations
 
-from results import Cell, Run, group_by, order_runners
+from datetime import datetime
+
+from results import Cell, Run, group_by, order_runners, run_date
 
 Series = dict[str, list[tuple[float, Cell]]]
 
@@ -42,6 +44,14 @@ def speedup(series: list[tuple[float, Cell]], x: float) -> float | None:
     if base is None or cell is None:
         return None
     return cell.get("items_per_second") / base.get("items_per_second")
+
+
+def cited_level(levels: list[float], cores: int | None) -> float:
+    """The sweep level the CPU verdict cites: the core count, else the largest level within it."""
+    if cores in levels:
+        return float(cores)
+    within = [w for w in levels if cores is None or w <= cores]
+    return max(within or levels)
 
 
 def io_scaling(run: Run) -> dict[str, Series]:
@@ -100,3 +110,35 @@ def cost_groups(run: Run) -> dict[str, list[Cell]]:
 def rss_per_in_flight(cell: Cell) -> float | None:
     rss = cell.get("rss_peak_mb")
     return None if rss is None else rss / cell.concurrency
+
+
+def headline(run: Run) -> list[Cell]:
+    """The cells the report's verdicts lead with, so a trend follows the numbers people quote: for CPU
+    scaling each scaling runner at the cited level (the core count), for I/O scaling each runner at its
+    highest concurrency (a lone 1-in-flight reference such as seq left out)."""
+    cells: list[Cell] = []
+    for series in cpu_scaling(run).values():
+        scaling = {r: p for r, p in series.items() if len(p) > 1 and speedup(p, 1) is not None}
+        if scaling:
+            at = cited_level(sorted({w for p in scaling.values() for w, _ in p}), run.cores)
+            cells += [c for p in scaling.values() for w, c in p if w == at]
+    for series in io_scaling(run).values():
+        cells += [p[-1][1] for p in series.values() if len(p) > 1 or len(series) == 1]
+    return cells
+
+
+TrendPoint = tuple[datetime, Run, Cell]
+
+
+def trend(run: Run, history: list[Run]) -> dict[str, list[TrendPoint]]:
+    """For each headline cell of run, the history runs (oldest first) in which that cell succeeded with
+    a throughput: {benchmark: [(run date, run, cell), ...]}, only benchmarks with two runs or more."""
+    dated = sorted(((run_date(h.context), h) for h in history if run_date(h.context) is not None),
+                   key=lambda x: (x[0], x[1].path))
+    out = {}
+    for name in (c.name for c in headline(run)):
+        points = [(when, h, c) for when, h in dated for c in h.cells
+                  if c.name == name and c.ok and c.samples("items_per_second")]
+        if len(points) >= 2:
+            out[name] = points
+    return out

@@ -23,7 +23,7 @@ import tables
 import verdicts
 from atomic import write_atomic
 from fmt import plural
-from results import InputError, Run, load_runs
+from results import InputError, Run, load_runs, short_commit
 from tables import Table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,11 +66,6 @@ class Rendered:
     verdicts: list[str]
     tables: list[Table]
     absent: str
-
-
-def short_commit(commit: object) -> str:
-    text = str(commit or "unknown")
-    return text[:7] + ("-dirty" if text.endswith("-dirty") else "")
 
 
 def machine_line(ctx: dict) -> str:

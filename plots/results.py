@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 SCHEMA_VERSION = 1  # the newest results schema this report reads
@@ -105,8 +107,7 @@ class Run:
 
     @property
     def cores(self) -> int | None:
-        cores = self.context.get("cores", self.context.get("num_cpus"))
-        return int(cores) if isinstance(cores, (int, float)) and cores > 0 else None
+        return context_cores(self.context)
 
     def select(self, workload: str | None = None, closed_loop: bool = True) -> list[Cell]:
         """Successful cells (of one workload), closed- or open-loop ones."""
@@ -119,6 +120,39 @@ class Run:
     def runners(self) -> list[str]:
         return order_runners({c.runner for c in self.cells})
 
+
+
+def context_cores(ctx: dict) -> int | None:
+    """The cores the run could use: conpar's cores, else Google Benchmark's num_cpus."""
+    cores = ctx.get("cores", ctx.get("num_cpus"))
+    return int(cores) if isinstance(cores, (int, float)) and not isinstance(cores, bool) and cores > 0 else None
+
+
+def machine_class(ctx: dict) -> str:
+    """The name of the machines whose numbers can be compared: CPU model and core count as a slug,
+    e.g. "AMD EPYC 7B13" on 2 cores -> amd-epyc-7b13-2c. It names history entries and the baseline folder
+    results/baselines/<machine-class>/, so it must not change for the same context."""
+    model = str(ctx.get("cpu_model") or "")
+    model = re.sub(r"\((?:r|tm|c)\)", " ", model.lower())  # Intel(R) Xeon(R): the marks say nothing
+    slug = re.sub(r"[^a-z0-9]+", "-", model).strip("-") or "unknown-cpu"
+    cores = context_cores(ctx)
+    return f"{slug}-{cores}c" if cores is not None else f"{slug}-unknown-cores"
+
+
+def short_commit(commit: object) -> str:
+    """The commit as people quote it: 7 hex digits, "-dirty" kept (the tree had changes), or "unknown"."""
+    text = str(commit or "unknown")
+    return text[:7] + ("-dirty" if text.endswith("-dirty") else "")
+
+
+def run_date(ctx: dict) -> datetime | None:
+    """When the run started, in UTC, from Google Benchmark's ISO 8601 date (a date without an offset is
+    taken as UTC); None when absent or unreadable."""
+    try:
+        when = datetime.fromisoformat(str(ctx["date"]))
+    except (KeyError, ValueError):
+        return None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 # The order runners appear in, in legends and tables: the reference first, then by model.
 KNOWN_RUNNERS = ("seq", "coro", "threads", "procs")

@@ -49,14 +49,6 @@ def general(run: Run) -> list[str]:
     return out
 
 
-def _pick_level(levels: list[float], cores: int | None) -> float:
-    """The sweep level verdicts cite: the core count, else the largest level within it."""
-    if cores in levels:
-        return float(cores)
-    within = [w for w in levels if cores is None or w <= cores]
-    return max(within or levels)
-
-
 def cpu_scaling(run: Run) -> list[str]:
     out = []
     for label, series in ex.cpu_scaling(run).items():
@@ -67,7 +59,7 @@ def cpu_scaling(run: Run) -> list[str]:
                        "so there is no scaling to judge.")
             continue
         levels = sorted({w for p in scaling.values() for w, _ in p})
-        at = _pick_level(levels, run.cores)
+        at = ex.cited_level(levels, run.cores)
         parts = []
         for runner, points in scaling.items():
             cell = next((c for w, c in points if w == at), None)

@@ -20,7 +20,7 @@ asio::awaitable<void> lane(harness::closed_loop& load, harness::lane_stats& stat
   asio::steady_timer timer(co_await asio::this_coro::executor);  // reused: no timer set-up per request
   auto issued = harness::clock::now();
   while (const auto r = load.next(issued)) {
-    const std::uint64_t checksum = co_await workloads::execute_awaitable(*r, timer);
+    const std::uint64_t checksum = co_await workloads::execute_awaitable(*r, timer, load.deadline());
     const auto done = harness::clock::now();
     stats.complete(issued, done, checksum, load.window());
     issued = done;

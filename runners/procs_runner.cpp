@@ -1,9 +1,12 @@
 // procs: W forked worker processes fed through shared-memory rings: parallelism with isolated memory.
+#include <signal.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <chrono>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,7 +28,7 @@ constexpr int k_spins_with_free_core = 2000;
 constexpr auto k_liveness_interval = 20ms;
 // How often a busy dispatcher checks its workers (W waitpid calls: 1,000 workers cost ~1% of a core).
 constexpr auto k_busy_liveness_interval = 100ms;
-// A cell that has not drained this long after its window closed is declared hung.
+// How long settling an earlier cell or collecting usage reports may take before the workers are declared hung.
 constexpr auto k_drain_limit = 30s;
 
 class procs_runner final : public runner {
@@ -164,20 +167,39 @@ class procs_runner final : public runner {
         }
       }
       if (harvested || in_flight == 0 || m_pool->deaths() != m_deaths_seen) continue;
-      wait_for_results(seen, load.window().stop);
+      if (!wait_for_results(seen, load.deadline())) stop_hung_workers(load);
     }
   }
 
-  // Blocks until a worker rings after `seen`, checking liveness and the drain limit between bounded waits.
-  void wait_for_results(std::uint32_t seen, clock::time_point window_stop) {
+  // Blocks until a worker rings after `seen`, checking liveness between bounded waits; false once `deadline`
+  // has passed with nothing rung.
+  [[nodiscard]] bool wait_for_results(std::uint32_t seen, clock::time_point deadline) {
     doorbell& bell = m_pool->result_bell();
     const auto moved = [&] { return bell.m_seq.load(std::memory_order_acquire) != seen; };
     while (!spin_then_wait(bell, moved, m_parent_spins, k_liveness_interval)) {
       check_forkserver();
-      if (clock::now() > window_stop + k_drain_limit)
-        throw runner_error("procs: requests still outstanding " + std::to_string(k_drain_limit.count()) +
-                           " s after the window closed");
+      if (m_pool->deaths() != m_deaths_seen) return true;  // the caller handles the death
+      if (clock::now() > deadline) return false;
     }
+    return true;
+  }
+
+  // The watchdog: requests still out at the cell's deadline will not come back. Their workers are killed
+  // (settle() restarts them for the next cell) and the cell fails, naming them.
+  [[noreturn]] void stop_hung_workers(const harness::closed_loop& load) {
+    std::string hung;
+    std::uint64_t outstanding = 0;
+    for (unsigned w = 0; w < m_workers; ++w) {
+      if (m_outstanding[w] == 0 || m_pool->death_of(w)) continue;
+      outstanding += m_outstanding[w];
+      hung += (hung.empty() ? "" : ", ") + std::to_string(w);
+      ::kill(m_pool->pid(w), SIGKILL);
+    }
+    std::ostringstream what;
+    what << "watchdog: " << outstanding << " requests still outstanding "
+         << std::chrono::duration<double>(load.watchdog()).count()
+         << " s after the window closed (--cell-timeout); killed the hung workers (" << hung << ")";
+    throw runner_error(what.str());
   }
 
   void check_forkserver() {
@@ -210,7 +232,8 @@ class procs_runner final : public runner {
       }
       if (answered >= m_workers) break;
       if (m_pool->deaths() != m_deaths_seen) check_alive();
-      wait_for_results(seen, deadline - k_drain_limit);
+      if (!wait_for_results(seen, deadline))
+        throw runner_error("procs: workers did not report their usage within " + std::to_string(k_drain_limit.count()) + " s");
     }
     return sum;
   }

@@ -15,7 +15,7 @@ class seq_runner final : public runner {
     load.begin();
     auto issued = harness::clock::now();
     while (const auto r = load.next(issued)) {
-      const std::uint64_t checksum = workloads::execute_blocking(*r);
+      const std::uint64_t checksum = workloads::execute_blocking(*r, load.deadline());
       const auto done = harness::clock::now();
       out.stats.complete(issued, done, checksum, load.window());
       issued = done;

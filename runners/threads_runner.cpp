@@ -35,7 +35,7 @@ class threads_runner final : public runner {
         const auto r = load.next(now);
         if (!r) return;
         group.run([this, req = *r, issued = now] {
-          const std::uint64_t checksum = workloads::execute_blocking(req);
+          const std::uint64_t checksum = workloads::execute_blocking(req, load.deadline());
           const auto done = harness::clock::now();
           lanes[static_cast<std::size_t>(tbb::this_task_arena::current_thread_index())].complete(
               issued, done, checksum, load.window());

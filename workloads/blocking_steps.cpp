@@ -1,6 +1,7 @@
 #include "workloads/blocking_steps.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 
 #include "workloads/kernel.hpp"
@@ -8,32 +9,35 @@
 namespace conpar::workloads {
 namespace {
 
-// clock_nanosleep on CLOCK_MONOTONIC to an absolute deadline, so an interrupted sleep resumes correctly.
-void sleep_micros(std::uint64_t micros) {
-  timespec deadline{};
-  clock_gettime(CLOCK_MONOTONIC, &deadline);
-  deadline.tv_sec += static_cast<time_t>(micros / 1'000'000);
-  deadline.tv_nsec += static_cast<long>((micros % 1'000'000) * 1000);
-  if (deadline.tv_nsec >= 1'000'000'000) {
-    deadline.tv_sec += 1;
-    deadline.tv_nsec -= 1'000'000'000;
-  }
+using clock = std::chrono::steady_clock;
+
+// clock_nanosleep on CLOCK_MONOTONIC (steady_clock's clock) to an absolute deadline, so an interrupted sleep
+// resumes correctly. Returns false when `limit` came first and the sleep was cut short there.
+bool sleep_micros(std::uint64_t micros, clock::time_point limit) {
+  const auto wanted = clock::now() + std::chrono::microseconds(micros);
+  const bool cut = wanted > limit;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>((cut ? limit : wanted).time_since_epoch()).count();
+  const timespec deadline{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nullptr) == EINTR) {
   }
+  return !cut;
 }
 
 }  // namespace
 
-std::uint64_t execute_blocking(const request& r) {
+std::uint64_t execute_blocking(const request& r, clock::time_point limit) {
   std::uint64_t acc = fold_start(r);
   for (const step& s : r.steps) {
     switch (s.kind) {
       case step_kind::compute: acc = fold_compute(acc, s.arg); break;
       case step_kind::wait:
-        sleep_micros(s.arg);
+        if (!sleep_micros(s.arg, limit)) throw_cut_off(r);
         acc = fold_wait(acc, s.arg);
         break;
       case step_kind::fail: fail_if_due(r, s.arg); break;
+      case step_kind::stall:
+        if (const auto us = stall_us(r, s.arg); us > 0 && !sleep_micros(us, limit)) throw_cut_off(r);
+        break;
       case step_kind::none: break;
     }
   }

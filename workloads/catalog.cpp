@@ -86,14 +86,17 @@ const std::vector<workload_def>& catalog() {
          return points;
        }},
       {"fault",
-       "compute for work_us, and request fail_at throws: exercises every runner's error path (no default cells)",
+       "compute for work_us; request fail_at throws, request stall_at waits until the watchdog cuts it off: "
+       "exercises every runner's error paths (no default cells)",
        {{"work_us", 10, 0, 1e6, "compute time per request in microseconds"},
-        {"fail_at", 100, 0, 1e12, "id of the request that throws"}},
+        {"fail_at", 100, 0, 1e12, "id of the request that throws"},
+        {"stall_at", 1e12, 0, 1e12, "id of the request that never finishes its wait"}},
        [](workload_spec& spec, const calibration& cal) {
          std::size_t n = 0;
          spec.work_us = param(spec, "work_us");
          add_compute(spec.prototype, n, spec.work_us, cal);
          spec.prototype.steps[n++] = step{step_kind::fail, static_cast<std::uint64_t>(param(spec, "fail_at"))};
+         spec.prototype.steps[n++] = step{step_kind::stall, static_cast<std::uint64_t>(param(spec, "stall_at"))};
        },
        [](unsigned) { return std::vector<default_point>{}; }},
   };

@@ -25,6 +25,11 @@ void fail_if_due(const request& r, std::uint64_t failing_id) {
   if (r.id == failing_id) throw std::runtime_error("request " + std::to_string(r.id) + " failed (planted fault)");
 }
 
+void throw_cut_off(const request& r) {
+  throw std::runtime_error("watchdog: request " + std::to_string(r.id) +
+                           " was still waiting at the cell's deadline (--cell-timeout after its window) and was cut off");
+}
+
 std::uint64_t expected_checksum(const request& r) noexcept {
   std::uint64_t acc = fold_start(r);
   for (const step& s : r.steps) {

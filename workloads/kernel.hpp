@@ -33,6 +33,14 @@ namespace conpar::workloads {
 // The planted failure of step_kind::fail: throws std::runtime_error naming the request when it is due.
 void fail_if_due(const request& r, std::uint64_t failing_id);
 
+// A stalled request waits this long: in effect until the cell's watchdog cuts its wait off.
+inline constexpr std::uint64_t k_stall_us = 3'600'000'000;
+[[nodiscard]] inline std::uint64_t stall_us(const request& r, std::uint64_t stalling_id) noexcept {
+  return r.id == stalling_id ? k_stall_us : 0;
+}
+// Thrown by a wait that reached the cell's deadline (closed_loop::deadline()) before its own end.
+[[noreturn]] void throw_cut_off(const request& r);
+
 // What a request's checksum must be, computed without waiting: the sequential reference.
 [[nodiscard]] std::uint64_t expected_checksum(const request& r) noexcept;
 

@@ -7,12 +7,13 @@
 
 namespace conpar::workloads {
 
-// `fail` exists to test the runners' error paths: it throws when the request's id equals its arg.
-enum class step_kind : std::uint8_t { none = 0, compute, wait, fail };
+// `fail` and `stall` exist to test the runners' error paths: the request whose id equals the step's arg
+// throws (`fail`) or waits without end, like a remote call that never answers (`stall`).
+enum class step_kind : std::uint8_t { none = 0, compute, wait, fail, stall };
 
 struct step {
   step_kind kind = step_kind::none;
-  // compute: kernel iterations; wait: microseconds; fail: the id of the request that throws.
+  // compute: kernel iterations; wait: microseconds; fail, stall: the id of the request they hit.
   std::uint64_t arg = 0;
 };
 

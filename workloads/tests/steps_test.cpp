@@ -4,6 +4,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <gtest/gtest.h>
 
 #include "workloads/awaitable_steps.hpp"
@@ -39,6 +41,50 @@ TEST(Steps, AwaitableMatchesTheReferenceAndWaits) {
   io.run();
   EXPECT_EQ(got, expected_checksum(r));
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::microseconds(1000));
+}
+
+// A stalled request's wait ends at the limit (the cell's watchdog deadline) with an error naming it.
+request stalled_request(std::uint64_t id) {
+  request r;
+  r.id = id;
+  r.steps[0] = step{step_kind::stall, id};
+  return r;
+}
+
+TEST(Steps, BlockingStallIsCutOffAtTheLimit) {
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)execute_blocking(stalled_request(7), start + std::chrono::milliseconds(50));
+    ADD_FAILURE() << "a stalled wait must be cut off";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("watchdog: request 7"), std::string::npos) << e.what();
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(50));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  request other = stalled_request(7);
+  other.steps[0].arg = 8;  // stalls request 8, not this one
+  EXPECT_EQ(execute_blocking(other, start), expected_checksum(other)) << "only the named request stalls";
+}
+
+TEST(Steps, AwaitableStallIsCutOffAtTheLimit) {
+  boost::asio::io_context io(1);
+  boost::asio::steady_timer timer(io);
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  auto body = [&]() -> boost::asio::awaitable<void> {
+    try {
+      (void)co_await execute_awaitable(stalled_request(9), timer, start + std::chrono::milliseconds(50));
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+  };
+  boost::asio::co_spawn(io, body(), boost::asio::detached);
+  io.run();
+  EXPECT_NE(error.find("watchdog: request 9"), std::string::npos) << error;
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(50));
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 TEST(Steps, ChecksumsDifferPerRequest) {

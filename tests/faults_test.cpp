@@ -1,0 +1,171 @@
+// Faults end to end, through the conpar binary: a worker killed mid-cell, a cell that never finishes, a disk
+// that fills up. Each is an error row or a clear message with a documented exit code, the run goes on where
+// it can, nothing already written is lost, and no process or /dev/shm entry is left (leak_check).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/leak_check.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using conpar::test_support::children_of;
+
+struct outcome {
+  int code = -1;
+  std::string output;
+  double seconds = 0;
+};
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / ("conpar_faults_" + std::to_string(::getpid()) + "_" + name);
+}
+
+// Starts conpar with `args` (output to a log file); `in_child` runs in the child before exec (limits,
+// signal dispositions); `meanwhile` runs in the test while conpar does, given its pid.
+outcome run_conpar(const std::vector<std::string>& args, const std::function<void()>& in_child = {},
+                   const std::function<void(pid_t)>& meanwhile = {}) {
+  const fs::path log = temp_path("log");
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (in_child) in_child();
+    if (!freopen(log.c_str(), "w", stdout) || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(126);
+    std::vector<char*> argv{const_cast<char*>(CONPAR_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(CONPAR_BINARY, argv.data());
+    _exit(127);
+  }
+  outcome o;
+  if (pid < 0) return o;
+  if (meanwhile) meanwhile(pid);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(log);
+  o.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  fs::remove(log);
+  return o;
+}
+
+nlohmann::json iteration_rows(const fs::path& results) {
+  nlohmann::json rows = nlohmann::json::array();
+  const auto doc = nlohmann::json::parse(std::ifstream(results));
+  for (const auto& b : doc["benchmarks"])
+    if (b["run_type"] == "iteration") rows.push_back(b);
+  return rows;
+}
+
+TEST(Faults, KilledWorkerIsAnErrorRowNamingItAndTheRunGoesOn) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_path("killed.json");
+  // Two cells on the same two workers: the first loses worker 1 mid-window, the second must still run.
+  const auto kill_a_worker = [](pid_t conpar) {
+    std::vector<pid_t> workers;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (workers.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+      const auto server = children_of(conpar);
+      workers = server.empty() ? std::vector<pid_t>{} : children_of(server[0]);
+    }
+    ASSERT_EQ(workers.size(), 2u) << "the run's forkserver and its two workers";
+    std::this_thread::sleep_for(700ms);  // into the first cell's 2 s window
+    ::kill(workers[1], SIGKILL);
+  };
+  const outcome o = run_conpar({"run", "--workload", "sleep", "--param", "wait_us=2000", "--runner", "procs",
+                                "--workers", "2", "--concurrency", "2,4", "--duration", "2", "--warmup", "0.05",
+                                "--repetitions", "1", "--out", out.string()},
+                               {}, kill_a_worker);
+  EXPECT_EQ(o.code, 3) << o.output;
+  const auto rows = iteration_rows(out);
+  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_TRUE(rows[0].value("error_occurred", false)) << rows[0].dump();
+  const std::string message = rows[0]["error_message"];
+  EXPECT_NE(message.find("worker 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("signal 9"), std::string::npos) << message;
+  EXPECT_FALSE(rows[1].value("error_occurred", false)) << rows[1].dump();
+  EXPECT_EQ(rows[1].value("validated", 0), 1) << "the next cell runs on a restarted worker";
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "");
+}
+
+TEST(Faults, ACellThatNeverFinishesIsEndedByTheWatchdogUnderEveryRunner) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_path("stall.json");
+  // Request 20 of each fault cell waits for an hour; the watchdog (1 s after the window) must end it.
+  const outcome o = run_conpar({"run", "--suite", "smoke", "--workload", "fault,cpu", "--param", "work_us=5",
+                                "--param", "fail_at=1e12", "--param", "stall_at=20", "--workers", "2",
+                                "--cell-timeout", "1", "--out", out.string()});
+  EXPECT_EQ(o.code, 3) << o.output;
+  EXPECT_LT(o.seconds, 60) << "four stalled cells cost about their timeout each, not an hour";
+  int cut_off = 0, validated = 0;
+  for (const auto& row : iteration_rows(out)) {
+    const std::string name = row["name"];
+    if (name.rfind("fault/", 0) == 0) {
+      EXPECT_NE(row.value("error_message", "").find("watchdog"), std::string::npos) << row.dump();
+      ++cut_off;
+    } else {
+      validated += row.value("validated", 0);
+    }
+  }
+  EXPECT_EQ(cut_off, 4) << "seq, coro, threads, procs";
+  EXPECT_EQ(validated, 4) << "the cpu cells are measured as usual";
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the procs runner's hung worker was killed and reaped";
+}
+
+TEST(Faults, AFullDiskIsExitOneAndTheOldResultsStay) {
+  const fs::path dir = temp_path("full");
+  fs::create_directories(dir);
+  const fs::path out = dir / "results.json";
+  { std::ofstream(out) << "{\"old\": true}\n"; }
+  // The file-size limit makes every write past 4 KiB fail with EFBIG, as a full disk fails with ENOSPC.
+  const auto small_disk = [] {
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &limit);
+  };
+  const outcome o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
+                                "--runner", "seq", "--out", out.string()},
+                               small_disk);
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_NE(o.output.find("cannot write results"), std::string::npos) << o.output;
+  std::ifstream in(out);
+  const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "{\"old\": true}\n") << "the earlier results are untouched";
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 1) << "no temporary file left";
+  fs::remove_all(dir);
+}
+
+TEST(Faults, DevFullIsRefusedAndLeftAlone) {
+  struct stat before {};
+  ASSERT_EQ(::stat("/dev/full", &before), 0);
+  ASSERT_TRUE(S_ISCHR(before.st_mode));
+  const outcome o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
+                                "--runner", "seq", "--out", "/dev/full"});
+  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_NE(o.output.find("cannot write results to /dev/full"), std::string::npos) << o.output;
+  struct stat after {};
+  ASSERT_EQ(::stat("/dev/full", &after), 0);
+  EXPECT_TRUE(S_ISCHR(after.st_mode)) << "rename() must never replace the device with a file";
+  EXPECT_EQ(after.st_rdev, before.st_rdev);
+}
+
+}  // namespace
