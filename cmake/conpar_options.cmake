@@ -17,3 +17,12 @@ target_include_directories(conpar_options INTERFACE ${PROJECT_SOURCE_DIR})
 target_link_libraries(conpar_options INTERFACE conpar_warnings conpar_sanitizers)
 # Asio is header-only; BOOST_ASIO_NO_DEPRECATED keeps us on the current API.
 target_compile_definitions(conpar_options INTERFACE BOOST_ASIO_NO_DEPRECATED)
+
+# Every test of the calling directory runs inside the leak census fixture (see the top-level CMakeLists.txt).
+# CMake 3.25 sets test properties only in the directory that added the test, hence one call per directory.
+function(conpar_require_leak_census)
+  get_property(here DIRECTORY PROPERTY TESTS)
+  if(here)
+    set_property(TEST ${here} APPEND PROPERTY FIXTURES_REQUIRED leak_census)
+  endif()
+endfunction()
