@@ -18,6 +18,10 @@ target_link_libraries(conpar_options INTERFACE conpar_warnings conpar_sanitizers
 # Asio is header-only; BOOST_ASIO_NO_DEPRECATED keeps us on the current API.
 target_compile_definitions(conpar_options INTERFACE BOOST_ASIO_NO_DEPRECATED)
 
+option(CONPAR_GATE "ctest -L bench ends with the regression gate against the committed baseline" OFF)
+set(CONPAR_GATE_BASELINES "${PROJECT_SOURCE_DIR}/results/baselines" CACHE PATH
+    "folder of baselines, one subfolder per machine class (conpar baseline record)")
+
 # Every test of the calling directory runs inside the leak census fixture (see the top-level CMakeLists.txt).
 # CMake 3.25 sets test properties only in the directory that added the test, hence one call per directory.
 function(conpar_require_leak_census)

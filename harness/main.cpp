@@ -21,6 +21,7 @@
 #include "harness/machine.hpp"
 #include "harness/matrix.hpp"
 #include "harness/progress_reporter.hpp"
+#include "workloads/kernel.hpp"
 #include "harness/results_file.hpp"
 #include "runners/runner.hpp"
 
@@ -105,6 +106,7 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
       {"cxx_flags", CONPAR_CXX_FLAGS},
       {"build_type", CONPAR_BUILD_TYPE},
       {"sanitizers", CONPAR_SANITIZERS},
+      {"planted_slowdown_percent", workloads::planted_slowdown_percent()},
       {"libraries",
        {{"boost", BOOST_LIB_VERSION},
         {"onetbb", TBB_runtime_version()},
@@ -221,6 +223,7 @@ int main(int argc, char** argv) {
       {"compare", "compare.py", "judge NEW against BASE: exit 0 ok, 1 regression, 2 bad input, 3 errors, 4 too noisy"},
       {"ab", "ab.py", "run two builds interleaved (A B, B A, ...) on this machine and compare them"},
       {"history", "history.py", "append a run to results/history/, or print a run's machine class"},
+      {"baseline", "baseline.py", "record a run as its machine class's baseline, or gate a run against it"},
       {"export", "export.py", "write Bencher BMF and github-action-benchmark JSON from a results file"},
   };
   std::string commands = "run";

@@ -74,11 +74,19 @@ class Stop(Exception):
 
 # ---------------------------------------------------------------- signals and the child
 
-def _parent_death_signal() -> None:
-    """In the child, before exec: if ab dies without a chance to forward (SIGKILL), conpar gets SIGTERM
-    rather than measuring on for nobody."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1: PR_SET_PDEATHSIG (Linux)
+try:
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    _LIBC = None
+PR_SET_PDEATHSIG = 1  # Linux
+
+
+def _child_setup() -> None:
+    """In the child, before exec: take the signals ab held back while starting it, and, should ab die
+    without a chance to forward (SIGKILL), get SIGTERM rather than measure on for nobody."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 class Children:
@@ -115,14 +123,17 @@ class Children:
     def run(self, argv: list[str]) -> int:
         """conpar's exit code; a conpar killed by signal N before its handlers were up counts as 128 + N."""
         self._forwarded = 0
+        # Held back until self.proc is set, so that a signal is forwarded exactly once.
+        signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
         try:
             # conpar's progress and summary lines go to stderr: ab's stdout is the comparison alone.
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=STDERR_FD,
-                                         preexec_fn=_parent_death_signal)
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=STDERR_FD, preexec_fn=_child_setup)
         except OSError as e:
             raise Stop(compare.EXIT_BAD_INPUT, f"ab: cannot run {argv[0]}: {e.strerror}") from e
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
         try:
-            if self.signal is not None:  # it came between the last check and Popen's return
+            if self.signal is not None and self._forwarded == 0:  # it came before the child existed
                 self._forward(self.signal)
             rc = self.proc.wait()
         finally:
@@ -259,7 +270,8 @@ def run_rounds(children: Children, binaries: dict[str, str], orders: list[list[s
         for side in order:
             what = f"{side.upper()} ({binaries[side]}) in round {r + 1} of {len(orders)}"
             if children.signal is not None:
-                raise Stop(128 + children.signal)
+                raise Stop(128 + children.signal, f"ab: interrupted by {signal.Signals(children.signal).name} "
+                                                  f"before {what}; nothing written")
             out = tmp / f"round-{r + 1}-{side}.json"
             print(f"ab: round {r + 1}/{len(orders)}: {side.upper()}", file=sys.stderr, flush=True)
             rc = children.run([binaries[side], "run", "--repetitions", "1", "--out", str(out), *run_options])

@@ -6,14 +6,17 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display, and no GUI backend that could differ between machines
 
+import statistics
+
 import numpy as np
+from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 import experiments as ex
 from fmt import duration_us, plural
-from results import PERCENTILES, Run, order_runners
+from results import PERCENTILES, Run, machine_class, order_runners, short_commit
 
 matplotlib.rcParams.update({
     "svg.hashsalt": "conpar",  # fixed ids: the same input gives byte-identical SVG
@@ -297,3 +300,39 @@ def cost(run: Run) -> tuple[Figure, str] | None:
     fig.suptitle("Cost per request, cells grouped by request and requests in flight (closed loop)")
     return fig, ("CPU time per completed request and peak resident memory (summed over processes) per "
                  "request in flight, per runner, for cells with the same request and concurrency.")
+
+
+TREND_LABELS = 8  # commit labels per panel at most: more would overlap
+
+
+def trend(run: Run, history: list[Run], folder: str) -> tuple[Figure, str] | None:
+    series = ex.trend(run, history)
+    if not series:
+        return None
+    runners = run.runners()
+    fig, axes = _panels(len(series), 3.0)
+    for ax, (name, points) in zip(axes, series.items()):
+        xs = [mdates.date2num(when.replace(tzinfo=None)) for when, _, _ in points]
+        samples = [c.samples("items_per_second") for _, _, c in points]
+        medians = [statistics.median(s) for s in samples]
+        spread = [[m - min(s) for m, s in zip(medians, samples)], [max(s) - m for m, s in zip(medians, samples)]]
+        ax.errorbar(xs, medians, yerr=spread, fmt="o-", color=color(points[0][2].runner, runners), lw=1.5, ms=5,
+                    capsize=3, elinewidth=1, label="median over the run's repetitions\n(bar: lowest to highest)")
+        _mark_noisy(ax, [(x, m) for x, m, (_, _, c) in zip(xs, medians, points) if c.noisy])
+        step = -(-len(points) // TREND_LABELS)
+        shown = sorted(set(range(0, len(points), step)) | {len(points) - 1})
+        ax.set_xticks([xs[i] for i in shown],
+                      [f"{short_commit(points[i][1].context.get('git_commit'))}\n{points[i][0]:%Y-%m-%d %H:%M}"
+                       for i in shown], fontsize=7, rotation=20, ha="right")
+        ax.xaxis.set_minor_locator(NullLocator())
+        _thousands(ax.yaxis)
+        ax.set_title(f"{name} (closed loop)")
+        ax.set_xlabel("run date (UTC), labelled with the commit")
+        ax.set_ylabel("throughput (requests/s)")
+        _legend_outside(ax)
+    return fig, (f"Throughput of the headline cells over the {len(history)} runs of machine class "
+                 f"{machine_class(run.context)} in {folder} with this run's suite, build type and sanitizers: "
+                 "a point is one run's median over its repetitions, its bar the lowest to the highest repetition. "
+                 "Headline cells are the ones the CPU- and I/O-scaling verdicts cite: each scaling runner at the "
+                 "core count (else the largest worker level within it), and each runner at its highest "
+                 "concurrency.")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """conpar report: one self-contained HTML file (inline SVG figures) and a Markdown summary.
 
-    python3 plots/report.py [--out-html results/report.html] [--out-md results/report.md] INPUT...
+    python3 plots/report.py [--out-html results/report.html] [--out-md results/report.md] [--history DIR] INPUT...
 
 INPUT: conpar results files (results/README.md) or folders of them. Exit codes: 0 written,
 1 an output could not be written, 2 bad input (the message names the file and the reason).
@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import figures
+import history
 import tables
 import verdicts
 from atomic import write_atomic
 from fmt import plural
-from results import InputError, Run, load_runs, short_commit
+from results import InputError, Run, load_runs, machine_class, short_commit
 from tables import Table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,10 +92,20 @@ def to_svg(fig, fig_id: str, title: str) -> str:
     return svg.replace("<svg ", f'<svg class="figure" role="img" aria-label="{html.escape(title)}" ', 1).strip()
 
 
-def render_run(run: Run, index: int) -> list[Rendered]:
+def trend_section(run: Run, folder: Path) -> Section:
+    """The trend of the headline cells over the history: drawn only where it holds two comparable runs."""
+    runs = history.load_history(folder, run)
+    return Section("trend", "Trend", lambda r: figures.trend(r, runs, str(folder)),
+                   (lambda r: tables.trend(r, runs),), lambda r: verdicts.trend(r, runs, str(folder)),
+                   f"fewer than two runs of machine class {machine_class(run.context)} with this run's suite and "
+                   f"build carry a headline cell in {folder}")
+
+
+def render_run(run: Run, index: int, history_dir: Path | None = None) -> list[Rendered]:
     suffix = "" if index == 0 else f"-{index + 1}"
     out = []
-    for s in SECTIONS:
+    sections = SECTIONS if history_dir is None else (*SECTIONS, trend_section(run, history_dir))
+    for s in sections:
         fig_id = f"fig-{s.key}{suffix}"
         drawn = s.draw(run)
         svg, caption = None, ""
@@ -260,13 +271,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="HTML report (default: results/report.html in the repository)")
     parser.add_argument("--out-md", type=Path, default=ROOT / "results" / "report.md",
                         help="Markdown summary (default: results/report.md in the repository)")
+    parser.add_argument("--history", type=Path, metavar="DIR",
+                        help="history folder (history.py append): adds the trend of the headline cells over the "
+                             "runs there of the same machine class, suite and build, when it holds two or more")
     args = parser.parse_args(argv)
     try:
         runs = load_runs(args.inputs)
     except InputError as e:
         print(f"report: bad input: {e}", file=sys.stderr)
         return 2
-    rendered = [(run, render_run(run, i)) for i, run in enumerate(runs)]
+    rendered = [(run, render_run(run, i, args.history)) for i, run in enumerate(runs)]
     try:
         write_atomic(args.out_html, render_html(rendered))
         write_atomic(args.out_md, render_md(rendered))

@@ -1,11 +1,13 @@
 """The tables behind each figure, as plain text cells that the report renders to HTML and Markdown."""
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import experiments as ex
 import fmt
-from results import PERCENTILES, Cell, Run
+from results import PERCENTILES, Cell, Run, short_commit
 
 
 @dataclass
@@ -163,3 +165,22 @@ def errors(run: Run) -> list[Table]:
         return []
     rows = [[e.name, fmt.MISSING if e.repetition is None else str(e.repetition), e.message] for e in run.errors]
     return [Table("Failed rows", ["cell", "repetition", "error message"], rows, text_columns=3)]
+
+
+def trend(run: Run, history: list[Run]) -> list[Table]:
+    rows = []
+    for name, points in ex.trend(run, history).items():
+        previous = None
+        for when, entry, c in points:
+            samples = c.samples("items_per_second")
+            median = statistics.median(samples)
+            change = f"{100 * (median / previous - 1):+.1f}%" if previous else fmt.MISSING
+            rows.append([name, f"{when:%Y-%m-%d %H:%M:%S}", short_commit(entry.context.get("git_commit")),
+                         Path(entry.path).name, fmt.count(len(samples)), fmt.num(median), fmt.num(min(samples)),
+                         fmt.num(max(samples)), change, flags(c)])
+            previous = median
+    if not rows:
+        return []
+    return [Table("Trend: headline throughput per run",
+                  ["benchmark", "run date (UTC)", "commit", "file", "repetitions", "median requests/s", "lowest",
+                   "highest", "vs previous run", "flags"], rows, text_columns=4)]

@@ -2,9 +2,11 @@
 number from a noisy cell says so. Each function returns a list of sentences (empty: nothing to say)."""
 from __future__ import annotations
 
+import statistics
+
 import experiments as ex
 import fmt
-from results import PERCENTILES, Cell, Run
+from results import PERCENTILES, Cell, Run, machine_class, short_commit
 
 # A runner whose busy cores stay below this while throughput stays near its 1-worker level is
 # concurrent but not parallel.
@@ -299,3 +301,19 @@ def data_checks(run: Run) -> list[str]:
                    "repetitions; the report leaves it out rather than cite the median of the few that had it: "
                    + _and([c.name for c in partial]) + ".")
     return out
+
+
+def trend(run: Run, history: list[Run], folder: str) -> list[str]:
+    series = ex.trend(run, history)
+    if not series:
+        return []
+    dates = [when for points in series.values() for when, _, _ in points]
+    parts = []
+    for name, points in series.items():
+        (_, before, b), (_, newest, c) = points[-2:]
+        now, then = (statistics.median(x.samples("items_per_second")) for x in (c, b))
+        parts.append(_n(c, f"{name} {fmt.rate(now)} at {short_commit(newest.context.get('git_commit'))}, "
+                           f"{100 * (now / then - 1):+.1f}% against {short_commit(before.context.get('git_commit'))}"))
+    return [f"Trend over {fmt.plural(len(history), 'run')} of machine class {machine_class(run.context)} in {folder} "
+            f"({min(dates):%Y-%m-%d} to {max(dates):%Y-%m-%d}), each headline cell's newest run against the one "
+            f"before it (median throughput): {'; '.join(parts)}."]

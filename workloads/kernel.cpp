@@ -21,6 +21,14 @@ std::uint64_t compute_kernel(std::uint64_t seed, std::uint64_t iterations) noexc
   return x;
 }
 
+int planted_slowdown_percent() noexcept {
+#ifdef CONPAR_PLANTED_SLOWDOWN_PERCENT
+  return CONPAR_PLANTED_SLOWDOWN_PERCENT;
+#else
+  return 0;
+#endif
+}
+
 void fail_if_due(const request& r, std::uint64_t failing_id) {
   if (r.id == failing_id) throw std::runtime_error("request " + std::to_string(r.id) + " failed (planted fault)");
 }

@@ -30,6 +30,10 @@ namespace conpar::workloads {
   return mix(acc + micros);
 }
 
+// The test-only extra kernel work of this build in percent (0 normally; 5 in the `planted` preset), for
+// the results' context: a planted build must never pass for a normal one.
+[[nodiscard]] int planted_slowdown_percent() noexcept;
+
 // The planted failure of step_kind::fail: throws std::runtime_error naming the request when it is due.
 void fail_if_due(const request& r, std::uint64_t failing_id);
 

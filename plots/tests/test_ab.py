@@ -64,7 +64,7 @@ def test_same_seed_same_order_other_seed_other_order(tmp_path):
     for i, seed in enumerate((7, 7, 8)):
         folder = tmp_path / str(i)
         folder.mkdir()
-        rc, out = run_ab(folder, seed=seed)
+        rc, out = run_ab(folder, seed=seed, rounds=6)
         assert rc == 0
         orders.append(doc(out / "a.json")["context"]["ab"]["order"])
     assert orders[0] == orders[1] != orders[2]
