@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Reproduces the regression gate's figures (issue 4): how often the gate cries wolf on an unchanged build
+# (A/A) and how often it catches a planted 5% slowdown of the compute kernel, in interleaved `ab` mode and
+# against a stored baseline. Builds the `release` and `planted` presets, runs the headline cells, and prints
+# the summary (tests/experiments/gate_summary.py). Takes about 25 minutes on 2 cores; needs a quiet machine.
+#
+#   bash tests/experiments/regression_gate.sh [OUT_DIR]     (default results/experiments/gate)
+#   knobs: AA_RUNS (10) PLANTED_RUNS (3) BASELINE_RUNS (5) ROUNDS (10) DURATION (0.1)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-results/experiments/gate}
+aa_runs=${AA_RUNS:-10} planted_runs=${PLANTED_RUNS:-3} baseline_runs=${BASELINE_RUNS:-5}
+rounds=${ROUNDS:-10} duration=${DURATION:-0.1}
+# Headline cells: every cpu cell of the scaling sweep (the kernel's cost is their whole cost) and the
+# coro sleep cell at 1,000 in flight (no kernel at all: the planted slowdown must not show there).
+filter='^(cpu/.*/work_us:100|sleep/coro/workers:1/concurrency:1000/wait_us:10000)$'
+run_opts=(--filter "$filter" --duration "$duration")
+
+cmake --preset release >/dev/null && cmake --build build/release -j"$(nproc)" >/dev/null
+cmake --preset planted >/dev/null && cmake --build build/planted -j"$(nproc)" >/dev/null
+normal=build/release/harness/conpar planted=build/planted/harness/conpar
+rm -rf "$out" && mkdir -p "$out"
+
+# Exit 1 (regression) and 4 (too noisy) are outcomes to count here, not failures of the script.
+verdict() { "$@" >/dev/null || [ $? -eq 1 ] || [ $? -eq 4 ]; }
+
+for i in $(seq "$aa_runs"); do
+  verdict "$normal" ab "$normal" "$normal" --rounds "$rounds" --seed "$i" --out-dir "$out/aa_$i" \
+    --json "$out/aa_$i/verdicts.json" -- "${run_opts[@]}"
+done
+for i in $(seq "$planted_runs"); do
+  verdict "$normal" ab "$normal" "$planted" --rounds "$rounds" --seed "$i" --out-dir "$out/planted_ab_$i" \
+    --json "$out/planted_ab_$i/verdicts.json" -- "${run_opts[@]}"
+done
+# Baseline mode: one stored run, then separate runs of each build judged against it, as a CI job would.
+"$normal" run "${run_opts[@]}" --repetitions "$rounds" --out "$out/baseline.json" >/dev/null
+for i in $(seq "$baseline_runs"); do
+  for build in normal planted; do
+    mkdir -p "$out/${build}_vs_baseline_$i"
+    "${!build}" run "${run_opts[@]}" --repetitions "$rounds" --out "$out/${build}_vs_baseline_$i/b.json" >/dev/null
+    cp "$out/baseline.json" "$out/${build}_vs_baseline_$i/a.json"
+  done
+done
+/usr/bin/python3 tests/experiments/gate_summary.py "$out"
