@@ -1,6 +1,7 @@
 // The workload catalog: each entry is data (parameters, request shape, default sweep), no runner code.
 #include <algorithm>
 
+#include "workloads/kernel.hpp"
 #include "workloads/workload.hpp"
 
 namespace conpar::workloads {
@@ -13,7 +14,11 @@ double param(const workload_spec& spec, std::string_view name) {
 }
 
 void add_compute(request& r, std::size_t& n, double micros, const calibration& cal) {
-  r.steps[n++] = step{step_kind::compute, cal.iterations_for(micros)};
+  std::uint64_t iterations = cal.iterations_for(micros);
+  // Test-only (the `planted` preset): every request computes this much more, to check the regression gate.
+  // Here and not in the kernel, which calibration times: there it would be calibrated away.
+  iterations += iterations * static_cast<std::uint64_t>(planted_slowdown_percent()) / 100;
+  r.steps[n++] = step{step_kind::compute, iterations};
 }
 void add_wait(request& r, std::size_t& n, double micros) {
   if (micros > 0) r.steps[n++] = step{step_kind::wait, static_cast<std::uint64_t>(micros)};

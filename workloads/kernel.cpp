@@ -6,10 +6,6 @@
 namespace conpar::workloads {
 
 std::uint64_t compute_kernel(std::uint64_t seed, std::uint64_t iterations) noexcept {
-#ifdef CONPAR_PLANTED_SLOWDOWN_PERCENT
-  // Test-only: a build that does this much more work per request, to check the regression gate.
-  iterations += iterations * CONPAR_PLANTED_SLOWDOWN_PERCENT / 100;
-#endif
   std::uint64_t x = seed ^ 0x9e3779b97f4a7c15ULL;
   x += (x == 0);  // xorshift must not start at 0
   for (std::uint64_t i = 0; i < iterations; ++i) {
