@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "harness/closed_loop.hpp"
 #include "harness/interrupt.hpp"
+#include "harness/load_driver.hpp"
 #include "harness/resource_usage.hpp"
 #include "workloads/kernel.hpp"
 
@@ -51,16 +51,33 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
       state.SkipWithError(("not run: the run was interrupted by " + signal_name(sig)).c_str());
       break;
     }
+    // Open loop: the offered rate, absolute or a fraction of the peak its closed-loop cell measured.
+    double peak = 0, offered = c.rate;
+    if (c.rate_fraction > 0) {
+      auto& runs = s.peaks[c.peak_cell];
+      if (runs.empty()) {
+        state.SkipWithError(("no peak to scale from: " + c.peak_cell + " has no successful repetition").c_str());
+        break;
+      }
+      std::vector<double> sorted = runs;
+      std::sort(sorted.begin(), sorted.end());
+      peak = sorted[sorted.size() / 2];
+      offered = c.rate_fraction * peak;
+    }
     // A window in which nothing completed says nothing; on a loaded machine (a thousand fresh processes on
     // two cores) a short one can. Such a window is run again, each time k_window_growth times longer.
     auto window = duration;
-    std::optional<closed_loop> load_slot;
+    std::optional<load_driver> load_slot;
     runners::cell_outcome out;
     bool failed = false;
     for (int attempt = 0; attempt <= k_window_retries; ++attempt, window *= k_window_growth) {
       reset_peak_rss();  // this cell's peak, not the run's
       load_slot.emplace(spec, warmup, window, c.load.concurrency);
       load_slot->set_watchdog(std::chrono::duration_cast<clock::duration>(seconds(s.options.cell_timeout_s)));
+      if (offered > 0) load_slot->set_open_loop(offered, s.options.arrivals, s.options.seed);
+      if (s.options.stall_ms_for_test > 0)
+        load_slot->plant_stall(std::chrono::duration_cast<clock::duration>(
+            std::chrono::duration<double, std::milli>(s.options.stall_ms_for_test)));
       try {
         out = c.runner->run(*load_slot, c.load.workers);
       } catch (const std::exception& e) {
@@ -73,7 +90,7 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
         break;
     }
     if (failed) break;
-    closed_loop& load = *load_slot;
+    load_driver& load = *load_slot;
     if (const int sig = interrupt_signal()) {  // a cut-short window is no measurement
       state.SkipWithError(("interrupted by " + signal_name(sig) + " during the cell").c_str());
       break;
@@ -131,6 +148,23 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     k["ctx_voluntary"] = Counter(static_cast<double>(usage.ctx_voluntary));
     k["ctx_involuntary"] = Counter(static_cast<double>(usage.ctx_involuntary));
     k["rss_peak_mb"] = Counter(static_cast<double>(usage.rss_peak_kb) / 1024.0);
+    k["measured_requests"] = Counter(static_cast<double>(st.measured));  // the histogram's count
+    if (out.worker_requests > 0) k["worker_requests"] = Counter(static_cast<double>(out.worker_requests));
+    if (load.open()) {
+      k["offered_per_second"] = Counter(load.offered_per_second());
+      k["achieved_per_second"] = Counter(throughput);
+      k["saturated"] = Counter(throughput < 0.95 * load.offered_per_second() ? 1 : 0);
+      if (c.rate_fraction > 0) {
+        k["rate_fraction"] = Counter(c.rate_fraction);
+        k["peak_per_second"] = Counter(peak);
+      }
+      if (st.service) {
+        if (const auto v = st.service->value_at_quantile(0.5)) k["service_p50_us"] = Counter(static_cast<double>(*v) / 1e3);
+        if (const auto v = st.service->value_at_quantile(0.99)) k["service_p99_us"] = Counter(static_cast<double>(*v) / 1e3);
+      }
+    } else {
+      s.peaks[c.name].push_back(throughput);
+    }
     k["requests"] = Counter(static_cast<double>(st.completed));
     k["wall_s"] = Counter(wall_s);
     k["validated"] = Counter(1);

@@ -1,12 +1,14 @@
 // Registers the cells with Google Benchmark and measures one repetition of a cell: the harness's core.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "harness/load_driver.hpp"
 #include "harness/matrix.hpp"
 #include "harness/reference.hpp"
 #include "workloads/calibration.hpp"
@@ -21,7 +23,10 @@ struct run_options {
   // The window spans at least this many request times. Identical requests started together complete in
   // waves, and a window of N waves miscounts by up to one wave: 100 keeps that error under 1%.
   double min_window_requests = 100;
+  arrival arrivals = arrival::poisson;  // open loop: how requests arrive
+  std::uint64_t seed = 1;               // open loop: the Poisson schedule's seed, the same for every cell
   bool corrupt_checksum_for_test = false;  // test-only: proves a bad checksum becomes an error row
+  double stall_ms_for_test = 0;            // test-only: freezes a lane once per window (load_driver::plant_stall)
 };
 
 // State shared by every registered cell for the lifetime of the run.
@@ -31,6 +36,8 @@ struct bench_session {
   reference_checksums reference;
   // Each repetition's full latency histogram, by benchmark name, in repetition order.
   std::map<std::string, std::vector<nlohmann::json>> histograms;
+  // Closed-loop throughput of every successful repetition, by cell name: the peaks open-loop cells scale.
+  std::map<std::string, std::vector<double>> peaks;
 };
 
 // Registers every cell with Google Benchmark (real/manual time, one iteration per repetition).

@@ -45,7 +45,10 @@ struct run_command {
   int repetitions = -1;
   std::string out;
   bool list = false;
+  std::string arrival = "poisson";
+  std::uint64_t seed = 1;
   bool corrupt_checksum_for_test = false;
+  double stall_ms_for_test = 0;
 };
 
 void add_run_options(CLI::App& run, run_command& cmd) {
@@ -58,6 +61,16 @@ void add_run_options(CLI::App& run, run_command& cmd) {
       ->delimiter(',')->check(CLI::Range(1u, 4096u));
   run.add_option("--concurrency", cmd.sel.concurrency, "requests in flight, replacing the sweeps' (e.g. 1,100; at most 100000)")
       ->delimiter(',')->check(CLI::Range(1u, 100000u));
+  run.add_option("--rate", cmd.sel.rates,
+                 "open loop at these offered rates, requests/s (e.g. 1000,5000); replaces the closed-loop cells")
+      ->delimiter(',')->check(CLI::Range(0.001, 1e7));
+  run.add_option("--rate-fraction", cmd.sel.rate_fractions,
+                 "open loop at these fractions of each cell's closed-loop peak (e.g. 0.5,0.9); the closed-loop cells "
+                 "run first")
+      ->delimiter(',')->check(CLI::Range(0.001, 10.0));
+  run.add_option("--arrival", cmd.arrival, "open-loop arrivals: poisson (default, seeded) or constant (evenly spaced)")
+      ->check(CLI::IsMember({"poisson", "constant"}));
+  run.add_option("--seed", cmd.seed, "seed of the Poisson arrival schedule (default 1)");
   run.add_option("--param", cmd.params, "workload parameter NAME=VALUE (e.g. work_us=50), repeatable");
   run.add_option("--filter", cmd.filter, "ECMAScript regex; only cells whose name it matches");
   run.add_option("--duration", cmd.duration_s, "measured seconds per repetition (default 0.3; smoke 0.05)")
@@ -73,6 +86,7 @@ void add_run_options(CLI::App& run, run_command& cmd) {
   run.add_option("--out", cmd.out, "results file (default results/latest/<suite>.json)");
   run.add_flag("--list", cmd.list, "print the cells and exit");
   run.add_flag("--test-corrupt-checksum", cmd.corrupt_checksum_for_test)->group("");  // test-only, hidden
+  run.add_option("--test-stall-ms", cmd.stall_ms_for_test)->group("")->check(CLI::Range(0.0, 10000.0));  // test-only
   run.allow_extras();  // --benchmark_* flags go to Google Benchmark
 }
 
@@ -120,6 +134,9 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
       {"duration_s", s.options.duration_s},
       {"warmup_s", s.options.warmup_s},
       {"cell_timeout_s", s.options.cell_timeout_s},
+      {"arrival", s.options.arrivals == harness::arrival::poisson ? "poisson" : "constant"},
+      {"seed", s.options.seed},
+      {"test_stall_ms", s.options.stall_ms_for_test},
       {"repetitions", s.options.repetitions},
       {"min_window_requests", s.options.min_window_requests},
       {"load_avg_before", {load[0], load[1], load[2]}},
@@ -150,6 +167,9 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   session.options.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.05 : 0.3);
   session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? 0.2 : 0.1);
   session.options.cell_timeout_s = cmd.cell_timeout_s;
+  session.options.arrivals = cmd.arrival == "constant" ? harness::arrival::constant : harness::arrival::poisson;
+  session.options.seed = cmd.seed;
+  session.options.stall_ms_for_test = cmd.stall_ms_for_test;
   session.options.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
   session.options.min_window_requests = smoke ? 5 : 100;  // smoke checks that cells run, not their numbers
   session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;

@@ -93,15 +93,38 @@ std::vector<cell> build_matrix(const selection& sel, const std::vector<std::uniq
             throw std::invalid_argument("workers and concurrency must be at least 1");
           const auto load = adapt(r->shape(), requested);
           if (!load) continue;
-          std::string name = std::string(def.name) + "/" + std::string(r->name()) + "/workers:" +
-                             std::to_string(load->workers) + "/concurrency:" + std::to_string(load->concurrency);
-          for (const auto& [k, v] : params) name += "/" + k + ":" + workloads::format_number(v);
-          if (filter && !std::regex_search(name, *filter)) continue;
-          if (!seen.insert(name).second) continue;
-          cells.push_back({&def, params, r.get(), *load, std::move(name)});
+          const std::string base = std::string(def.name) + "/" + std::string(r->name()) + "/workers:" +
+                                   std::to_string(load->workers) + "/concurrency:" + std::to_string(load->concurrency);
+          std::string shape;
+          for (const auto& [k, v] : params) shape += "/" + k + ":" + workloads::format_number(v);
+          const auto add = [&](cell c) {
+            if (filter && !std::regex_search(c.name, *filter)) return;
+            if (seen.insert(c.name).second) cells.push_back(std::move(c));
+          };
+          const cell closed{&def, params, r.get(), *load, 0, 0, "", base + shape};
+          if (sel.rates.empty()) add(closed);
+          for (const double rate : sel.rates)
+            add({&def, params, r.get(), *load, rate, 0, "", base + "/rate:" + workloads::format_number(rate) + shape});
+          // The defaults' open-loop sweeps go with the defaults' load levels; chosen levels get only what is asked.
+          const bool default_loads = sel.workers.empty() && sel.concurrency.empty();
+          const auto& fractions = !sel.rate_fractions.empty()          ? sel.rate_fractions
+                                  : sel.rates.empty() && default_loads ? point.rate_fractions
+                                                                       : std::vector<double>{};
+          for (const double f : fractions)
+            add({&def, params, r.get(), *load, 0, f, closed.name,
+                 base + "/rate_fraction:" + workloads::format_number(f) + shape});
         }
       }
     }
+  }
+  // An open-loop cell scaled from a peak needs that closed-loop cell earlier in the same run.
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (cells[i].rate_fraction == 0) continue;
+    const bool before = std::any_of(cells.begin(), cells.begin() + static_cast<std::ptrdiff_t>(i),
+                                    [&](const cell& c) { return c.name == cells[i].peak_cell; });
+    if (!before)
+      throw std::invalid_argument("cell " + cells[i].name + " is offered a fraction of the peak of " +
+                                  cells[i].peak_cell + ", which the selection leaves out (widen --filter)");
   }
   if (!param_used) throw std::invalid_argument("no selected workload has parameter '" + sel.params.front().first + "'");
   if (cells.empty()) throw std::invalid_argument("the selection matches no cell" + (sel.filter ? " (filter '" + *sel.filter + "')" : std::string()));

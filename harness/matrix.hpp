@@ -15,7 +15,15 @@ struct cell {
   workloads::param_values params;
   runners::runner* runner = nullptr;
   workloads::load_point load;
-  std::string name;  // <workload>/<runner>/workers:<W>/concurrency:<C>/<param>:<value>...
+  // Open loop: an absolute offered rate (requests/s), or a fraction of the closed-loop throughput of
+  // `peak_cell` (the same runner, load and parameters, measured earlier in the run). Both 0: closed loop.
+  double rate = 0;
+  double rate_fraction = 0;
+  std::string peak_cell;
+  // <workload>/<runner>/workers:<W>/concurrency:<C>[/rate:<R>|/rate_fraction:<F>]/<param>:<value>...
+  std::string name;
+
+  [[nodiscard]] bool open_loop() const noexcept { return rate > 0 || rate_fraction > 0; }
 };
 
 // What the user picked; empty lists mean "the defaults".
@@ -25,7 +33,9 @@ struct selection {
   std::vector<unsigned> workers;
   std::vector<unsigned> concurrency;
   workloads::param_values params;
-  std::optional<std::string> filter;  // ECMAScript regex searched in cell names
+  std::vector<double> rates;           // open loop at these absolute rates (no closed-loop cells then)
+  std::vector<double> rate_fractions;  // open loop at these fractions of each closed-loop peak
+  std::optional<std::string> filter;   // ECMAScript regex searched in cell names
 };
 
 // Expands the selection into cells, in a stable order. Throws std::invalid_argument naming the problem

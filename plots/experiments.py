@@ -5,6 +5,8 @@ the run lists them, runners in report order; an experiment without data returns 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from results import Cell, Run, group_by, order_runners, run_date
@@ -80,19 +82,174 @@ def main_concurrency(series: Series) -> int:
 
 
 def open_loop(run: Run) -> dict[str, Series]:
-    """Open-loop cells (offered_per_second present), x = offered rate, grouped by request shape."""
-    cells = [c for c in run.select(closed_loop=False) if c.get("achieved_per_second") is not None]
+    """Open-loop cells (offered and achieved rate present), x = offered rate, grouped by request shape
+    (rate and rate_fraction are load, not shape). Where a runner ran one shape at several load points,
+    the shape is split by requests in flight, so a series never mixes load points."""
+    cells = [c for c in run.select(closed_loop=False)
+             if c.get("offered_per_second") is not None and c.get("achieved_per_second") is not None]
+    groups: dict[str, Series] = {}
+    for shape, group in group_by(cells, Cell.shape_label).items():
+        points = {r: {(c.workers, c.concurrency) for c in group if c.runner == r} for r in {c.runner for c in group}}
+        split = group_by(group, lambda c: f"{shape}, {c.concurrency:,} in flight") \
+            if any(len(p) > 1 for p in points.values()) else {shape: group}
+        for label, part in split.items():
+            groups[label] = _series([(c.get("offered_per_second"), c) for c in part])
+    return groups
 
-    def label(c: Cell) -> str:
-        return f"{c.workload} work_us {c.get('work_us') or 0:g} wait_us {c.get('wait_us') or 0:g}"
 
-    return {lab: _series([(c.get("offered_per_second"), c) for c in group])
-            for lab, group in group_by(cells, label).items()}
+def open_loop_label_of(cell: Cell, labels: Iterable[str]) -> str | None:
+    """The open_loop() group a (failed) open-loop cell belongs to, from its name alone."""
+    shape = cell.shape_label()
+    for label in labels:
+        if label == shape or label == f"{shape}, {cell.concurrency:,} in flight":
+            return label
+    return None
 
 
 def saturated(cell: Cell) -> bool:
-    """DESIGN.md: an open-loop cell is saturated when it achieves < 95% of the offered rate."""
-    return cell.get("achieved_per_second") < 0.95 * cell.get("offered_per_second")
+    """DESIGN.md: an open-loop cell is saturated when it achieves < 95% of the offered rate (the run's own
+    `saturated` counter counts too: the median of repetitions can hide one that saturated)."""
+    return (cell.get("saturated") or 0) >= 0.5 or cell.get("achieved_per_second") < 0.95 * cell.get(
+        "offered_per_second")
+
+
+def peak(run: Run, cell: Cell) -> float | None:
+    """The closed-loop peak an open-loop cell is set against: its peak_per_second, else the throughput of
+    the closed-loop cell with the same runner, load point and request."""
+    if cell.get("peak_per_second"):
+        return cell.get("peak_per_second")
+    closed = run.cell(cell.closed_loop_name)
+    return closed.get("items_per_second") if closed is not None and closed.ok and not closed.open_loop else None
+
+
+def runner_peak(run: Run, points: list[tuple[float, Cell]]) -> float | None:
+    return next((p for p in (peak(run, c) for _, c in points) if p), None)
+
+
+def request_us(cell: Cell) -> float:
+    """The request's own time: its compute plus its wait (work_us + wait_us)."""
+    return (cell.param("work_us") or 0) + (cell.param("wait_us") or 0)
+
+
+SLO_FACTOR = 1.5  # the p99 target: 1.5 x the request's own time
+
+
+@dataclass
+class Slo:
+    """One runner's SLO capacity in one open-loop group."""
+
+    runner: str
+    capacity: tuple[float, Cell] | None  # the highest offered rate holding the target, unsaturated
+    points: list[tuple[float, Cell]]
+    held: list[tuple[float, Cell]]  # every point holding it
+    saturated_under: list[tuple[float, Cell]]  # p99 under the target but saturated: not counted
+    no_p99: list[tuple[float, Cell]]  # p99 missing (too few samples): cannot hold it
+    peak: float | None
+
+    @property
+    def at_every_rate(self) -> bool:
+        return len(self.held) == len(self.points)
+
+
+def slo_target_us(series: Series) -> tuple[float, float] | None:
+    """(target, request time) in µs for a group: SLO_FACTOR x the request's own time; None when that is 0."""
+    cell = next(c for points in series.values() for _, c in points)
+    request = request_us(cell)
+    return (SLO_FACTOR * request, request) if request > 0 else None
+
+
+def slo(run: Run, series: Series, target_us: float) -> list[Slo]:
+    out = []
+    for runner, points in series.items():
+        def holds(c: Cell) -> bool:
+            return c.get("latency_p99_us") is not None and c.get("latency_p99_us") <= target_us
+
+        held = [(x, c) for x, c in points if holds(c) and not saturated(c)]
+        out.append(Slo(runner, held[-1] if held else None, points, held,
+                       [(x, c) for x, c in points if holds(c) and saturated(c)],
+                       [(x, c) for x, c in points if c.get("latency_p99_us") is None],
+                       runner_peak(run, points)))
+    return out
+
+
+NEAR = 0.10  # offered rates within 10% of each other count as one absolute rate
+MAX_NEAR = 3  # equal-absolute-rate comparisons per group beside the shared fractions: the most runners first
+
+
+@dataclass
+class Comparison:
+    """Cells of different runners in one group offered an equal load."""
+
+    kind: str  # "fraction": the same fraction of each one's peak; "rate": the same --rate; "near": within NEAR
+    value: float  # the fraction, the rate, or the lowest offered rate of the set
+    cells: list[Cell]  # one per runner, report order
+
+    def rates(self) -> list[float]:
+        return [c.get("offered_per_second") for c in self.cells]
+
+
+def _near_sets(cells: list[Cell]) -> list[list[Cell]]:
+    """Sets of cells, one per runner, two runners or more, whose offered rates lie within NEAR of the
+    lowest; candidates anchored at every cell, then taken greedily (most runners, closest rates first)
+    so no cell is in two sets."""
+    candidates = []
+    for anchor in cells:
+        lo = anchor.get("offered_per_second")
+        chosen = [anchor]
+        for runner in order_runners({c.runner for c in cells} - {anchor.runner}):
+            near = [c for c in cells if c.runner == runner and lo <= c.get("offered_per_second") <= (1 + NEAR) * lo]
+            if near:
+                chosen.append(min(near, key=lambda c: c.get("offered_per_second")))
+        if len(chosen) > 1:
+            spread = max(c.get("offered_per_second") for c in chosen) / lo - 1
+            candidates.append((-len(chosen), spread, lo, chosen))
+    used: set[str] = set()
+    taken = []
+    for *_, chosen in sorted(candidates, key=lambda x: x[:3]):
+        if not used & {c.name for c in chosen}:
+            used |= {c.name for c in chosen}
+            taken.append(chosen)
+    return taken
+
+
+def equal_load(run: Run) -> dict[str, list[Comparison]]:
+    """Per open-loop group, the points at which runners can be compared at an equal load: every fraction
+    of the peak the sweeps share (each runner at the same fraction of its own peak), every absolute --rate,
+    and up to MAX_NEAR sets of cells of different fractions whose absolute offered rates coincide within
+    NEAR (sets that only repeat a shared fraction are left out: that panel says so)."""
+    order = {r: i for i, r in enumerate(run.runners())}
+    out: dict[str, list[Comparison]] = {}
+    for label, series in open_loop(run).items():
+        cells = [c for points in series.values() for _, c in points]
+
+        def one_per_runner(group: list[Cell]) -> list[Cell]:
+            return sorted({c.runner: c for c in reversed(group)}.values(), key=lambda c: order[c.runner])
+
+        comparisons = [Comparison("fraction", f, one_per_runner(g)) for f, g in
+                       sorted(group_by([c for c in cells if c.rate_fraction], lambda c: c.rate_fraction).items())]
+        comparisons += [Comparison("rate", r, one_per_runner(g)) for r, g in sorted(group_by(
+            [c for c in cells if not c.rate_fraction], lambda c: c.param("rate") or c.get("offered_per_second")
+        ).items())]
+        fractions = [{c.name for c in cmp.cells} for cmp in comparisons if cmp.kind == "fraction"]
+        near = [s for s in _near_sets([c for c in cells if c.rate_fraction])
+                if not any({c.name for c in s} <= f for f in fractions)][:MAX_NEAR]
+        comparisons += sorted((Comparison("near", min(c.get("offered_per_second") for c in s),
+                                          sorted(s, key=lambda c: order[c.runner])) for s in near),
+                              key=lambda cmp: cmp.value)
+        if comparisons:
+            out[label] = comparisons
+    return out
+
+
+def coinciding(cells: list[Cell]) -> list[Cell]:
+    """The largest subset of cells whose offered rates lie within NEAR of the lowest of them."""
+    ordered = sorted(cells, key=lambda c: c.get("offered_per_second"))
+    best: list[Cell] = []
+    for i, lo in enumerate(ordered):
+        within = [c for c in ordered[i:] if c.get("offered_per_second") <= (1 + NEAR) * lo.get("offered_per_second")]
+        if len(within) > len(best):
+            best = within
+    return [c for c in cells if any(c is b for b in best)]  # in the given (report) order
 
 
 def map_points(run: Run) -> list[Cell]:

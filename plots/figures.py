@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 import experiments as ex
+import fmt
 from fmt import duration_us, plural
 from results import PERCENTILES, Run, machine_class, order_runners, short_commit
 
@@ -183,50 +184,141 @@ def crossover(run: Run) -> tuple[Figure, str] | None:
                  "the bound with one core and with every core at the group's concurrency.")
 
 
+NINES = [-np.log10(1 - q) for q in (0.5, 0.9, 0.99, 0.999)]  # p50..p99.9 evenly spaced: one step per nine
+EQUAL_COLUMNS = 3
+
+
+def _percentile_curve(c) -> list[tuple[float, float]]:
+    return [(x, c.get(k)) for x, (k, _) in zip(NINES, PERCENTILES) if c.get(k) is not None]
+
+
+def _fraction_text(f: float) -> str:
+    return f"{100 * f:g}%"
+
+
+def comparison_title(cmp: ex.Comparison) -> str:
+    if cmp.kind == "fraction":
+        title = f"at {_fraction_text(cmp.value)} of each runner's peak"
+        same = ex.coinciding(cmp.cells)
+        if len(same) > 1:
+            who = "all" if len(same) == len(cmp.cells) else ", ".join(c.runner for c in same)
+            title += f"\n(equal rate \u00b1{ex.NEAR:.0%}: {who})"
+        return title
+    if cmp.kind == "rate":
+        return f"at {fmt.rate(cmp.value)} offered (absolute rate)"
+    hi = max(cmp.rates())
+    return f"at equal rate: {fmt.num(cmp.value)} to {fmt.rate(hi)}\n(within {ex.NEAR:.0%})"
+
+
+def latency_equal(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.equal_load(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    layout = [(label, cmps[i:i + EQUAL_COLUMNS]) for label, cmps in groups.items()
+              for i in range(0, len(cmps), EQUAL_COLUMNS)]
+    fig = Figure(figsize=(WIDTH, 2.9 * len(layout) + 0.3), layout="constrained")
+    grid = fig.subplots(len(layout), EQUAL_COLUMNS, squeeze=False)
+    first: dict[str, object] = {}
+    any_saturated = False
+    for row, (label, cmps) in zip(grid, layout):
+        values = [v for cmp in groups[label] for c in cmp.cells for _, v in _percentile_curve(c)]
+        for ax, cmp in zip(row, cmps):
+            if label in first:
+                ax.sharey(first[label])
+            else:
+                first[label] = ax
+            for c in cmp.cells:
+                curve = _percentile_curve(c)
+                sat = ex.saturated(c)
+                any_saturated |= sat
+                text = f"{c.runner} {fmt.rate(c.get('offered_per_second'))}" + (" saturated" if sat else "")
+                if not curve:
+                    ax.plot([], [], " ", label=f"{c.runner}: no percentile (too few samples)")
+                    continue
+                ax.plot(*zip(*curve), "o" + ("--" if sat else "-"), color=color(c.runner, runners), lw=1.5, ms=4,
+                        mec="red" if c.noisy else color(c.runner, runners), label=text)
+            ax.set_xticks(NINES, [name for _, name in PERCENTILES])
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlim(NINES[0] - 0.25, NINES[-1] + 0.25)
+            if values:
+                _log_axis(ax, "y", min(values), max(values))
+            ax.set_title(f"{label}\n{comparison_title(cmp)}", fontsize=7.5)
+            ax.set_xlabel("percentile (one step per nine)")
+            ax.set_ylabel("latency (\u00b5s)")
+            ax.legend(loc="upper left", fontsize=6.5, title="runner, offered", title_fontsize=6.5)
+        for ax in row[len(cmps):]:
+            ax.set_visible(False)
+    return fig, ("Open-loop latency percentiles (p50 to p99.9, HdrHistogram-style: one step per added nine), "
+                 "measured from each request's scheduled start, per runner at equal load: first at the same "
+                 "fraction of each runner's own closed-loop peak (so the absolute offered rates differ, as the "
+                 "legends say), then where runners' absolute offered rates coincide within "
+                 f"{ex.NEAR:.0%} (at most {ex.MAX_NEAR} such sets per request, the most runners and the closest "
+                 "rates first)" + ("; dashed: saturated (achieved < 95% of offered)." if any_saturated else "."))
+
+
 def latency(run: Run) -> tuple[Figure, str] | None:
     groups = ex.open_loop(run)
     if not groups:
         return None
     runners = run.runners()
-    fig = Figure(figsize=(WIDTH, 3.8 * len(groups)), layout="constrained")
-    axes = fig.subplots(len(groups), 2, squeeze=False)
-    nines = [-np.log10(1 - q) for q in (0.5, 0.9, 0.99, 0.999)]  # p50..p99.9 evenly spaced
-    for (left, right), (label, series) in zip(axes, groups.items()):
+    fig, axes = _panels(len(groups), 4.2)
+    drawn = {"peak": False, "target": False}
+    for ax, (label, series) in zip(axes, groups.items()):
+        handles = []
+        noisy: list[tuple[float, float]] = []
         for runner, points in series.items():
             col = color(runner, runners)
-            for i, (offered, c) in enumerate(points):
-                have = [(x, c.get(k)) for x, (k, _) in zip(nines, PERCENTILES) if c.get(k) is not None]
-                if have:
-                    left.plot(*zip(*have), "o-", color=col, lw=1.2, alpha=0.35 + 0.65 * (i + 1) / len(points),
-                              label=runner if i == len(points) - 1 else None)
-            for key, style, name in (("latency_p99_us", "o-", "p99"), ("latency_p50_us", "--", "p50")):
+            for key, style, lw in (("latency_p99_us", "o-", 1.8), ("latency_p50_us", "--", 1.0)):
                 curve = [(x, c.get(key)) for x, c in points if c.get(key) is not None]
                 if curve:
-                    right.plot(*zip(*curve), style, color=col, lw=1.8 if name == "p99" else 1,
-                               label=f"{runner} {name}")
+                    ax.plot(*zip(*curve), style, color=col, lw=lw, ms=4)
+            top = ex.runner_peak(run, points)
+            if top:
+                drawn["peak"] = True
+                ax.axvline(top, color=col, ls=":", lw=1)
+            handles.append(Line2D([], [], color=col, lw=1.8,
+                                  label=runner + (f" (closed-loop peak {fmt.rate(top)})" if top else "")))
             sat = [(x, c.get("latency_p99_us")) for x, c in points
                    if ex.saturated(c) and c.get("latency_p99_us") is not None]
             if sat:
-                right.plot(*zip(*sat), "x", color="red", ms=9, mew=2)
-        right.plot([], [], "x", color="red", ms=9, mew=2, label="saturated (achieved < 95% offered)")
-        values = [c.get(k) for points in series.values() for _, c in points for k, _ in PERCENTILES
-                  if c.get(k) is not None]
-        left.set_xticks(nines, [name for _, name in PERCENTILES])
+                ax.plot(*zip(*sat), "x", color="red", ms=9, mew=2)
+            noisy += [(x, c.get("latency_p99_us")) for x, c in points if c.noisy and c.get("latency_p99_us") is not None]
+        _mark_noisy(ax, noisy)
+        handles += [Line2D([], [], color="black", marker="o", ms=4, lw=1.8, label="p99"),
+                    Line2D([], [], color="black", ls="--", lw=1, label="p50")]
+        if drawn["peak"]:
+            handles.append(Line2D([], [], color="black", ls=":", lw=1, label="closed-loop peak (colour: runner)"))
+        handles.append(Line2D([], [], ls="", marker="x", color="red", ms=9, mew=2,
+                              label="saturated (achieved < 95% offered)"))
+        target = ex.slo_target_us(series)
+        if target:
+            drawn["target"] = True
+            ax.axhline(target[0], color="black", ls="-.", lw=1)
+            handles.append(Line2D([], [], color="black", ls="-.", lw=1, label=f"SLO: p99 \u2264 "
+                                  f"{fmt.duration_us(target[0])} ({ex.SLO_FACTOR:g} x the request's own time)"))
+        if noisy:
+            handles.append(Line2D([], [], ls="", marker="o", mfc="none", mec="red", ms=11, label="noisy cell"))
+        values = [c.get(k) for points in series.values() for _, c in points for k in ("latency_p50_us", "latency_p99_us")
+                  if c.get(k) is not None] + ([target[0]] if target else [])
         if values:
-            _log_axis(left, "y", min(values), max(values))
-            _log_axis(right, "y", min(values), max(values))
-        left.set_title(f"{label}\npercentiles (darker: higher offered rate)")
-        left.set_xlabel("percentile")
-        left.set_ylabel("latency (\u00b5s)")
-        left.legend(loc="upper left")
+            _log_axis(ax, "y", min(values), max(values))
         offered = [x for points in series.values() for x, _ in points]
-        _log_axis(right, "x", min(offered), max(offered))
-        right.set_title(f"{label}\nlatency vs offered rate")
-        right.set_xlabel("offered rate (requests/s)")
-        right.set_ylabel("latency (\u00b5s)")
-        _legend_outside(right)
-    return fig, ("Open-loop latency measured from each request's scheduled start: percentiles per runner "
-                 "and offered rate, and p50/p99 against the offered rate.")
+        offered += [p for p in (ex.runner_peak(run, points) for points in series.values()) if p]
+        _log_axis(ax, "x", min(offered), max(offered))
+        if np.log10(max(offered) / min(offered)) < 2:  # under two decades: label 1-2-5, or one tick may be all
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.set_title(f"{label} (open loop): latency vs offered rate")
+        ax.set_xlabel("offered rate (requests/s)")
+        ax.set_ylabel("latency (\u00b5s)")
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7)
+    what = ["Open-loop latency against the offered rate (the hockey stick), measured from each request's "
+            "scheduled start: p99 solid, p50 dashed"]
+    if drawn["peak"]:
+        what.append("dotted: each runner's closed-loop peak at the same load point")
+    if drawn["target"]:
+        what.append(f"dash-dotted: the SLO target, p99 within {ex.SLO_FACTOR:g} x the request's own time")
+    return fig, "; ".join(what + ["red x: saturated (achieved < 95% of offered)."])
 
 
 def concurrency_map(run: Run) -> tuple[Figure, str] | None:

@@ -47,8 +47,10 @@ SECTIONS = (
             "no successful sleep cell in this run"),
     Section("crossover", "Crossover", figures.crossover, (tables.crossover,), verdicts.crossover,
             "no successful mixed cell in this run"),
-    Section("latency", "Latency", figures.latency, (tables.open_loop, tables.latency), verdicts.latency,
-            "no open-loop cell (offered_per_second) in this run"),
+    Section("latency-equal", "Latency at equal load", figures.latency_equal, (tables.equal_load,),
+            verdicts.latency_equal, "no open-loop cell (offered_per_second) in this run"),
+    Section("latency", "Latency vs offered rate", figures.latency, (tables.open_loop, tables.slo, tables.latency),
+            verdicts.latency, "no open-loop cell (offered_per_second) in this run"),
     Section("map", "Concurrency vs parallelism", figures.concurrency_map, (tables.concurrency_map,),
             verdicts.concurrency_map, "no successful cell with in_flight and busy_cores in this run"),
     Section("cost", "Cost", figures.cost, (tables.cost,), verdicts.cost,
@@ -164,6 +166,9 @@ nav ul { columns: 2; }
 """
 
 
+TEXT_LAST = ("flags", "note")  # a last column of words after the numbers
+
+
 def _html_table(t: Table) -> str:
     e = html.escape
     head = "".join(f"<th>{e(c)}</th>" for c in t.columns)
@@ -172,7 +177,7 @@ def _html_table(t: Table) -> str:
         cells = []
         for i, text in enumerate(row):
             cls = []
-            if i >= t.text_columns and i < len(t.columns) - (1 if t.columns[-1] == "flags" else 0):
+            if i >= t.text_columns and i < len(t.columns) - (1 if t.columns[-1] in TEXT_LAST else 0):
                 cls.append("num")
             if t.columns[i] == "flags" and text.startswith("error"):
                 cls.append("flag-error")
@@ -235,7 +240,7 @@ def _md_escape(text: str) -> str:
 
 def _md_table(t: Table) -> str:
     # Collapsed: a CI step summary shows the verdicts first; the numbers are one click away.
-    align = ["---" if i < t.text_columns or c == "flags" else "---:" for i, c in enumerate(t.columns)]
+    align = ["---" if i < t.text_columns or c in TEXT_LAST else "---:" for i, c in enumerate(t.columns)]
     lines = [f"<details><summary>{html.escape(t.title)}</summary>", "",
              "| " + " | ".join(_md_escape(c) for c in t.columns) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(_md_escape(x) for x in row) + " |" for row in t.rows]

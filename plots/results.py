@@ -24,8 +24,10 @@ PERCENTILES = (
     ("latency_p999_us", "p99.9"),
 )
 
-# Name parameters that say how a cell is loaded rather than what a request is.
-LOAD_KEYS = ("workers", "concurrency")
+# Name parameters that say how a cell is loaded rather than what a request is: an open-loop cell
+# (rate:R absolute, rate_fraction:F of its closed-loop peak) has the same request shape as its closed-loop cell.
+LOAD_KEYS = ("workers", "concurrency", "rate", "rate_fraction")
+OPEN_LOOP_KEYS = ("rate", "rate_fraction")
 
 
 class InputError(Exception):
@@ -76,7 +78,19 @@ class Cell:
 
     @property
     def open_loop(self) -> bool:
-        return "offered_per_second" in self.counters
+        """Offered a rate: by its counters, or by its name (a failed open-loop cell has only the name)."""
+        return "offered_per_second" in self.counters or any(k in self.params for k in OPEN_LOOP_KEYS)
+
+    @property
+    def rate_fraction(self) -> float | None:
+        """The fraction of its runner's closed-loop peak an open-loop cell was offered, if it was."""
+        return self.param("rate_fraction")
+
+    @property
+    def closed_loop_name(self) -> str:
+        """The name of the closed-loop cell with the same runner, load point and request: the peak an
+        open-loop cell's rate_fraction scales (the name without its rate or rate_fraction part)."""
+        return "/".join(p for p in self.name.split("/") if p.partition(":")[0] not in OPEN_LOOP_KEYS)
 
     @property
     def shape(self) -> tuple[tuple[str, float], ...]:
@@ -119,6 +133,9 @@ class Run:
 
     def runners(self) -> list[str]:
         return order_runners({c.runner for c in self.cells})
+
+    def cell(self, name: str) -> Cell | None:
+        return next((c for c in self.cells if c.name == name), None)
 
 
 

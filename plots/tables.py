@@ -101,6 +101,10 @@ def crossover(run: Run) -> list[Table]:
     return tables
 
 
+def _missing(cell: Cell) -> str:
+    return "; ".join(f"{name}: {cell.missing[k]}" for k, name in PERCENTILES if k in cell.missing)
+
+
 def latency(run: Run) -> list[Table]:
     """Closed-loop latency of every cell: the percentiles the histograms back, missing ones marked."""
     cells = [c for c in run.cells if not c.open_loop]
@@ -109,7 +113,7 @@ def latency(run: Run) -> list[Table]:
     rows = []
     for c in cells:
         values = [fmt.num(c.get(k)) if c.ok else fmt.MISSING for k, _ in PERCENTILES]
-        missing = "; ".join(f"{name}: {c.missing[k]}" for k, name in PERCENTILES if k in c.missing)
+        missing = _missing(c)
         rows.append([c.name, *values, fmt.num(c.get("latency_max_us")), fmt.num(c.get("latency_mean_us")),
                      "; ".join(x for x in (flags(c), missing) if x)])
     return [Table("Closed-loop latency (\u00b5s, from issue to completion)",
@@ -120,19 +124,88 @@ def latency(run: Run) -> list[Table]:
 
 def open_loop(run: Run) -> list[Table]:
     tables = []
-    for label, series in ex.open_loop(run).items():
+    groups = ex.open_loop(run)
+    failed = [c for c in run.cells if not c.ok and c.open_loop]
+    for label, series in groups.items():
         rows = []
         for runner, points in series.items():
             for offered, c in points:
                 state = "saturated" if ex.saturated(c) else ""
-                rows.append([runner, fmt.num(offered), fmt.num(c.get("achieved_per_second")),
+                top = ex.peak(run, c)
+                rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency),
+                             fmt.MISSING if c.rate_fraction is None else f"{c.rate_fraction:g}", fmt.num(top),
+                             fmt.num(offered), fmt.num(c.get("achieved_per_second")),
                              *[fmt.num(c.get(k)) for k, _ in PERCENTILES], fmt.num(c.get("latency_max_us")),
-                             "; ".join(x for x in (state, flags(c)) if x)])
+                             fmt.num(c.get("service_p50_us")), fmt.num(c.get("service_p99_us")),
+                             fmt.count(c.get("measured_requests")),
+                             "; ".join(x for x in (state, flags(c), _missing(c)) if x)])
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency),
+                  fmt.MISSING if c.rate_fraction is None else f"{c.rate_fraction:g}", *_no_numbers(c, 11)]
+                 for c in failed if ex.open_loop_label_of(c, [label]) == label]
         tables.append(Table(f"Open-loop latency: {label} (\u00b5s)",
-                            ["runner", "offered/s", "achieved/s", *[n for _, n in PERCENTILES], "max", "flags"], rows,
-                            notes=[f"{fmt.MISSING}: too few samples behind the percentile; saturated: achieved "
-                                   "< 95% of offered."]))
+                            ["runner", "workers", "in flight", "rate fraction", "peak/s", "offered/s", "achieved/s",
+                             *[n for _, n in PERCENTILES], "max", "service p50", "service p99", "measured requests",
+                             "flags"], rows,
+                            notes=[f"{fmt.MISSING}: too few samples behind the percentile (or no service time "
+                                   "recorded); latency counts from the scheduled start, service time from the actual "
+                                   "start; saturated: achieved < 95% of offered."]))
+    orphans = [c for c in failed if ex.open_loop_label_of(c, groups) is None]
+    if orphans:
+        tables.append(Table("Open-loop cells that failed", ["cell", "flags"],
+                            [[c.name, flags(c)] for c in orphans], text_columns=2))
     return tables
+
+
+def equal_load(run: Run) -> list[Table]:
+    rows = []
+    for label, comparisons in ex.equal_load(run).items():
+        for cmp in comparisons:
+            what = {"fraction": f"{cmp.value:g} of own peak", "rate": f"{fmt.rate(cmp.value)} absolute",
+                    "near": f"within {ex.NEAR:.0%} of {fmt.rate(cmp.value)}"}[cmp.kind]
+            for c in cmp.cells:
+                rows.append([label, what, c.runner,
+                             fmt.MISSING if c.rate_fraction is None else f"{c.rate_fraction:g}",
+                             fmt.num(c.get("offered_per_second")), fmt.num(c.get("achieved_per_second")),
+                             *[fmt.num(c.get(k)) for k, _ in PERCENTILES],
+                             "; ".join(x for x in ("saturated" if ex.saturated(c) else "", flags(c), _missing(c)) if x)])
+    if not rows:
+        return []
+    return [Table("Latency at equal load (\u00b5s)",
+                  ["request", "equal load", "runner", "rate fraction", "offered/s", "achieved/s",
+                   *[n for _, n in PERCENTILES], "flags"], rows, text_columns=3)]
+
+
+def slo(run: Run) -> list[Table]:
+    rows = []
+    for label, series in ex.open_loop(run).items():
+        target = ex.slo_target_us(series)
+        if target is None:
+            continue
+        for s in ex.slo(run, series, target[0]):
+            cap = s.capacity
+            note = []
+            if cap is None:
+                note.append("never holds it")
+            elif s.at_every_rate:
+                note.append("holds it at every offered rate measured")
+            note += [f"saturated at {fmt.rate(x)} with p99 under the target: not counted" for x, _ in s.saturated_under]
+            if s.no_p99:
+                note.append("p99 missing at " + ", ".join(fmt.rate(x) for x, _ in s.no_p99))
+            rows.append([label, s.runner, fmt.num(target[0]),
+                         fmt.MISSING if cap is None else fmt.num(cap[0]),
+                         fmt.pct(cap[0] / s.peak) if cap and s.peak else fmt.MISSING,
+                         fmt.MISSING if cap is None else fmt.num(cap[1].get("latency_p99_us")),
+                         fmt.MISSING if cap is None else fmt.num(cap[1].get("achieved_per_second")),
+                         f"{len(s.held)} of {len(s.points)}", fmt.num(s.points[-1][0]), "; ".join(note)])
+    if not rows:
+        return []
+    return [Table("SLO capacity: the highest offered rate whose p99 holds the target",
+                  ["request", "runner", "p99 target (\u00b5s)", "capacity (offered/s)", "% of peak",
+                   "p99 there (\u00b5s)", "achieved/s there", "points holding", "highest offered/s", "note"],
+                  rows, text_columns=2,
+                  notes=[f"Target: p99 within {ex.SLO_FACTOR:g} x the request's own time (work_us + wait_us). A "
+                         "saturated point (achieved < 95% of offered) or one without a p99 never counts as "
+                         "holding it."])]
 
 
 def concurrency_map(run: Run) -> list[Table]:

@@ -193,6 +193,81 @@ def crossover(run: Run) -> list[str]:
     return out
 
 
+def _p99(cell: Cell) -> str:
+    p99 = cell.get("latency_p99_us")
+    return f"p99 {fmt.num(p99)} µs" if p99 is not None else f"p99 {fmt.MISSING} ({cell.missing.get('latency_p99_us', 'too few samples')})"
+
+
+def _of_peak(run: Run, cell: Cell) -> str:
+    top = ex.peak(run, cell)
+    return f"{fmt.pct(cell.get('offered_per_second') / top)} of its peak" if top else "its peak unknown"
+
+
+def latency_equal(run: Run) -> list[str]:
+    out = []
+    for label, comparisons in ex.equal_load(run).items():
+        fractions = [c for c in comparisons if c.kind == "fraction"]
+        if fractions:
+            # The fraction nearest half the peak: loaded, yet below every runner's knee.
+            cmp = min(fractions, key=lambda c: (abs(c.value - 0.5), c.value))
+            parts = [_n(c, f"{c.runner} p50 {fmt.num(c.get('latency_p50_us'))} µs, {_p99(c)} at "
+                           f"{fmt.rate(c.get('offered_per_second'))}" + (" (saturated)" if ex.saturated(c) else ""))
+                     for c in cmp.cells]
+            same = ex.coinciding(cmp.cells)
+            tail = ""
+            if len(same) > 1:
+                lo = min(c.get("offered_per_second") for c in same)
+                hi = max(c.get("offered_per_second") for c in same)
+                tail = (f"; {_and([c.runner for c in same])} are offered within {fmt.pct(hi / lo - 1)} of one "
+                        f"rate ({fmt.rate(lo)} to {fmt.rate(hi)}), so this is also an equal absolute rate")
+            out.append(f"Latency at equal load ({label}), at {100 * cmp.value:g}% of each runner's own closed-loop "
+                       f"peak: {_and(parts)}{tail}.")
+        for cmp in comparisons:
+            if cmp.kind == "fraction" or len(cmp.cells) < 2:
+                continue
+            ranked = [c for c in cmp.cells if c.get("latency_p99_us") is not None]
+            best = min(ranked, key=lambda c: c.get("latency_p99_us")) if ranked else None
+            parts = [_n(c, f"{c.runner} {_p99(c)} at {fmt.rate(c.get('offered_per_second'))} ({_of_peak(run, c)}"
+                           + (", saturated)" if ex.saturated(c) else ")")) for c in cmp.cells]
+            where = (f"{fmt.rate(cmp.value)} offered to each" if cmp.kind == "rate" else
+                     f"about one offered rate ({fmt.rate(cmp.value)} to {fmt.rate(max(cmp.rates()))}, within "
+                     f"{ex.NEAR:.0%})")
+            lowest = f"; lowest p99: {best.runner}" if best is not None and len(ranked) > 1 else ""
+            out.append(f"Latency at equal load ({label}), at {where}: {_and(parts)}{lowest}.")
+    return out
+
+
+def _slo_part(run: Run, s: ex.Slo) -> str:
+    if s.capacity is None:
+        if len(s.no_p99) == len(s.points):
+            return f"{s.runner} has no p99 at any offered rate (too few samples), so it never shows holding it"
+        measured = [(x, c) for x, c in s.points if c.get("latency_p99_us") is not None]
+        x, c = measured[0]
+        why = "saturated there" if ex.saturated(c) else _p99(c)
+        return _n(c, f"{s.runner} never holds it (at its lowest offered rate, {fmt.rate(x)}: {why})")
+    x, c = s.capacity
+    share = f"{fmt.pct(x / s.peak)} of its peak, " if s.peak else ""
+    scope = " (every offered rate measured)" if s.at_every_rate else ""
+    return _n(c, f"{s.runner} holds it up to {fmt.rate(x)} offered{scope} ({share}{_p99(c)})")
+
+
+def slo(run: Run, label: str, series: ex.Series) -> list[str]:
+    target = ex.slo_target_us(series)
+    if target is None:
+        return [f"SLO capacity ({label}): not judged: the request's own time (work_us + wait_us) is 0, so "
+                f"{ex.SLO_FACTOR:g} x it gives no p99 target."]
+    limit, request = target
+    results = ex.slo(run, series, limit)
+    out = [f"SLO capacity ({label}, target p99 <= {fmt.duration_us(limit)}, {ex.SLO_FACTOR:g} x the request's own "
+           f"{fmt.duration_us(request)}): {_and([_slo_part(run, s) for s in results])}."]
+    uncounted = [_n(c, f"{s.runner} at {fmt.rate(x)} ({_p99(c)}, achieves {fmt.rate(c.get('achieved_per_second'))})")
+                 for s in results for x, c in s.saturated_under]
+    if uncounted:
+        out.append(f"Saturated (achieved < 95% of offered), so not counted as holding the SLO although p99 is under "
+                   f"{fmt.duration_us(limit)}: {_and(uncounted)}.")
+    return out
+
+
 def latency(run: Run) -> list[str]:
     out = []
     groups = ex.open_loop(run)
@@ -206,7 +281,7 @@ def latency(run: Run) -> list[str]:
             sat = [(x, c) for x, c in points if ex.saturated(c)]
             if ok:
                 x, c = ok[-1]
-                text = _n(c, f"{runner} sustains {fmt.rate(x)} offered with p99 {fmt.num(c.get('latency_p99_us'))} µs")
+                text = _n(c, f"{runner} sustains {fmt.rate(x)} offered with {_p99(c)}")
             else:
                 text = f"{runner} saturates at every offered rate"
             if sat:
@@ -214,12 +289,20 @@ def latency(run: Run) -> list[str]:
                 text += f" and saturates at {fmt.rate(x)} (achieves {fmt.rate(c.get('achieved_per_second'))})"
             parts.append(text)
         out.append(f"Latency under load ({label}): {_and(parts)}.")
+        out += slo(run, label, series)
 
-    cells = [c for c in run.cells if c.ok and not c.open_loop]
-    for key, name in PERCENTILES:
-        lacking = [c for c in cells if key in c.missing]
-        if lacking:
-            out.append(f"{name} is missing in {len(lacking)} of {len(cells)} closed-loop cells: too few samples "
+    failed = [c for c in run.cells if not c.ok and c.open_loop]
+    if failed:
+        out.append(f"{fmt.plural(len(failed), 'open-loop cell')} failed and {'is' if len(failed) == 1 else 'are'} "
+                   f"left out of the latency figures: {_and([c.name for c in failed])}.")
+    for loop, cells in (("closed-loop", [c for c in run.cells if c.ok and not c.open_loop]),
+                        ("open-loop", [c for points in groups.values() for p in points.values() for _, c in p])):
+        for key, name in PERCENTILES:
+            lacking = [c for c in cells if key in c.missing]
+            if not lacking:
+                continue
+            which = f": {_and([c.name for c in lacking])}" if loop == "open-loop" else ""
+            out.append(f"{name} is missing in {len(lacking)} of {len(cells)} {loop} cells{which}: too few samples "
                        "behind it (shown as \u2014).")
     return out
 

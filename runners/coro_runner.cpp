@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
 #include "runners/registry.hpp"
@@ -16,14 +17,19 @@ namespace {
 namespace asio = boost::asio;
 
 // One coroutine of the closed loop: issues its next request as soon as its last one completes.
-asio::awaitable<void> lane(harness::closed_loop& load, harness::lane_stats& stats) {
+asio::awaitable<void> lane(harness::load_driver& load, harness::lane_stats& stats) {
   asio::steady_timer timer(co_await asio::this_coro::executor);  // reused: no timer set-up per request
-  auto issued = harness::clock::now();
-  while (const auto r = load.next(issued)) {
-    const std::uint64_t checksum = co_await workloads::execute_awaitable(*r, timer, load.deadline());
-    const auto done = harness::clock::now();
-    stats.complete(issued, done, checksum, load.window());
-    issued = done;
+  auto now = harness::clock::now();
+  while (const auto r = load.next(now)) {
+    auto started = now;
+    if (r->due > now) {  // open loop: the request is not due yet
+      timer.expires_at(r->due);
+      co_await timer.async_wait(asio::use_awaitable);
+      started = harness::clock::now();
+    }
+    const std::uint64_t checksum = co_await workloads::execute_awaitable(r->req, timer, load.deadline());
+    now = harness::clock::now();
+    stats.complete(r->due, started, now, checksum, load.window());
   }
 }
 
@@ -32,7 +38,7 @@ class coro_runner final : public runner {
   std::string_view name() const noexcept override { return "coro"; }
   runner_shape shape() const noexcept override { return runner_shape::event_loop; }
 
-  cell_outcome run(harness::closed_loop& load, unsigned) override {
+  cell_outcome run(harness::load_driver& load, unsigned) override {
     cell_outcome out;
     asio::io_context io(1);  // concurrency hint 1: single-threaded, so Asio skips its internal locking
     std::exception_ptr failure;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <thread>
 #include <exception>
 #include <new>
@@ -26,8 +27,22 @@ using namespace std::chrono_literals;
 // and would disturb the cells that do not use them.
 constexpr auto k_idle_check = 30s;
 
-[[noreturn]] void worker_main(worker_slot& s, doorbell& result_bell, std::atomic<std::uint64_t>& ready,
-                             std::uint64_t my_bit, pid_t parent) {
+// Open loop: sleeps until the job's due time if it is still ahead; returns when the request starts (ns).
+std::int64_t start_when_due(const pool_control& c, std::uint32_t due_us) {
+  const std::int64_t due_ns = c.epoch_ns.load(std::memory_order_relaxed) + (std::int64_t{due_us} - 1) * 1000;
+  const auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
+  if (now_ns() < due_ns) {
+    const timespec at{static_cast<time_t>(due_ns / 1'000'000'000), static_cast<long>(due_ns % 1'000'000'000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {  // steady_clock's clock
+    }
+  }
+  return now_ns();
+}
+
+[[noreturn]] void worker_main(worker_slot& s, pool_control& c, std::atomic<std::uint64_t>& ready, std::uint64_t my_bit,
+                              pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Ctrl-C reaches the whole foreground process group: the parent decides how the run ends, and its
   // pool stops the workers. SIGTERM sent to a worker itself still ends it (the parent's handler is reset).
@@ -35,6 +50,7 @@ constexpr auto k_idle_check = 30s;
   signal(SIGTERM, SIG_DFL);
   if (getppid() != parent) _exit(0);  // the parent died before the line above took effect
   job j;
+  std::uint64_t done = 0;  // requests this worker ran: its own count, against the dispatcher's
   for (;;) {
     if (!s.jobs.try_pop(j)) {
       const int spins = static_cast<int>(s.spins.load(std::memory_order_relaxed));
@@ -43,8 +59,10 @@ constexpr auto k_idle_check = 30s;
         _exit(0);
       continue;
     }
-    result res{j.req.id, 0, j.kind, result_status::ok};
+    result res{j.req.id, 0, 0, j.kind, result_status::ok};
     if (j.kind == job_kind::run_request) {
+      ++done;
+      if (j.due_us != 0) res.started_ns = start_when_due(c, j.due_us);
       try {
         res.checksum = workloads::execute_blocking(j.req);
       } catch (const std::exception& e) {
@@ -57,6 +75,7 @@ constexpr auto k_idle_check = 30s;
     } else {
       if (j.reset_peak) harness::reset_peak_rss();  // first: its page-table walk is not the cell's cost
       s.usage = harness::resource_usage::of_this_process();
+      s.requests_done = done;
     }
     // The parent never has more jobs out than a ring holds, so a full results ring is momentary.
     while (!s.results.try_push(res)) {
@@ -65,7 +84,7 @@ constexpr auto k_idle_check = 30s;
     }
     // release: the pushed result is visible to whoever clears this bit with an acquire exchange.
     ready.fetch_or(my_bit, std::memory_order_release);
-    if (s.jobs.size_approx() <= s.low_water.load(std::memory_order_relaxed)) result_bell.ring();
+    if (s.jobs.size_approx() <= s.low_water.load(std::memory_order_relaxed)) c.result_bell.ring();
   }
 }
 
@@ -103,7 +122,7 @@ std::string describe_end(unsigned i, pid_t pid, int status) {
     const pid_t pid = fork();
     if (pid == 0) {
       signal(SIGCHLD, SIG_DFL);
-      worker_main(slots[i], c.result_bell, ready[i / 64], std::uint64_t{1} << (i % 64), self);
+      worker_main(slots[i], c, ready[i / 64], std::uint64_t{1} << (i % 64), self);
     }
     if (pid < 0) {
       slots[i].fork_errno.store(errno, std::memory_order_relaxed);

@@ -17,12 +17,15 @@
 
 namespace conpar::runners {
 
-enum class job_kind : std::uint32_t { run_request, report_usage };
+enum class job_kind : std::uint16_t { run_request, report_usage };
 
 struct job {
   workloads::request req;
   job_kind kind = job_kind::run_request;
-  std::uint32_t reset_peak = 0;  // report_usage: start a new peak-RSS interval after reporting
+  std::uint16_t reset_peak = 0;  // report_usage: start a new peak-RSS interval after reporting
+  // Open loop: the request is due this many microseconds after pool_control::epoch_ns, plus one; 0: at once.
+  // 32 bits of microseconds cover 71 minutes and keep a job in one cache line.
+  std::uint32_t due_us = 0;
 };
 static_assert(sizeof(job) == 64, "one job per cache line");
 
@@ -31,6 +34,7 @@ enum class result_status : std::uint32_t { ok, failed };
 struct result {
   std::uint64_t id = 0;
   std::uint64_t checksum = 0;
+  std::int64_t started_ns = 0;  // open loop: when the worker started the request (steady clock); else 0
   job_kind kind = job_kind::run_request;
   result_status status = result_status::ok;
 };
@@ -52,6 +56,7 @@ struct worker_slot {
   // queued per worker, one futex wake-up (~15 us of CPU in a VM) serves several results.
   std::atomic<std::uint32_t> low_water{0};
   harness::resource_usage usage;            // written by the worker before answering report_usage
+  std::uint64_t requests_done = 0;          // likewise: the requests it has run since it started
   char error[240] = {};                     // message of the last request that threw
   // Written by the forkserver: the worker's pid, its state, and once dead its waitpid() status (or the
   // fork() errno if it could not be started). `restart` is set by the parent, cleared by the forkserver.
@@ -67,6 +72,9 @@ struct pool_control {
   doorbell result_bell;  // rung by a worker after pushing results, by the forkserver after a start or a death
   doorbell server_bell;  // rung by the parent (restart, quit) and by the forkserver's own SIGCHLD handler
   std::atomic<std::uint32_t> quit{0};
+  // Open loop: the time (steady clock, ns) that jobs' due_us count from; the system-wide monotonic clock
+  // means the same instant in every process.
+  std::atomic<std::int64_t> epoch_ns{0};
   std::atomic<std::uint32_t> deaths{0};  // workers reaped so far: the dispatcher's cheap "anything died?"
 };
 
@@ -91,6 +99,11 @@ class process_pool {
   [[nodiscard]] std::atomic<std::uint64_t>& ready_word(unsigned i) noexcept { return m_ready[i]; }
   [[nodiscard]] pid_t pid(unsigned i) const noexcept { return m_slots[i].pid.load(std::memory_order_acquire); }
   [[nodiscard]] pid_t forkserver_pid() const noexcept { return m_server; }
+  // Open loop: the instant the jobs' due_us count from (the cell's window start).
+  void set_epoch(std::chrono::steady_clock::time_point t) noexcept {
+    m_control->epoch_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(),
+                              std::memory_order_relaxed);
+  }
   [[nodiscard]] std::uint32_t deaths() const noexcept { return m_control->deaths.load(std::memory_order_acquire); }
 
   // How worker i ended ("worker 3 (pid 123) was killed by signal 9 (Killed)"); nullopt while it lives.

@@ -47,7 +47,7 @@ class procs_runner final : public runner {
     }
   }
 
-  cell_outcome run(harness::closed_loop& load, unsigned workers) override {
+  cell_outcome run(harness::load_driver& load, unsigned workers) override {
     if (!m_pool || workers > m_pool->size())
       throw runner_error("procs: the worker pool was started with " + std::to_string(m_pool ? m_pool->size() : 0) +
                          " processes, this cell needs " + std::to_string(workers));
@@ -66,12 +66,14 @@ class procs_runner final : public runner {
       m_pool->slot(w).low_water.store(depth / 4, std::memory_order_relaxed);
     }
 
-    const harness::resource_usage before = collect_usage(true);
+    const worker_report before = collect_usage(true);
     cell_outcome out;
     load.begin();
+    m_pool->set_epoch(load.window().start);
     dispatch(load, out);
-    const harness::resource_usage after = collect_usage(false);
-    out.other_processes = after - before;
+    const worker_report after = collect_usage(false);
+    out.other_processes = after.usage - before.usage;
+    out.worker_requests = after.requests - before.requests;
     return out;
   }
 
@@ -91,16 +93,20 @@ class procs_runner final : public runner {
     s.job_bell.ring();
   }
 
-  void dispatch(harness::closed_loop& load, cell_outcome& out) {
+  void dispatch(harness::load_driver& load, cell_outcome& out) {
     harness::lane_stats& stats = out.stats;
     std::vector<issue_fifo> fifo(m_workers);
     const auto issue = [&](unsigned w, clock::time_point now) {
       const auto r = load.next(now);
       if (!r) return false;
       issue_fifo& f = fifo[w];
-      f.at[f.tail % k_ring_capacity] = now;
-      f.id[f.tail++ % k_ring_capacity] = r->id;
-      push_job(w, job{*r, job_kind::run_request, 0});
+      f.at[f.tail % k_ring_capacity] = r->due;
+      f.id[f.tail++ % k_ring_capacity] = r->req.id;
+      // Open loop: the worker itself waits until the request is due, so the dispatcher never holds one back.
+      const auto due_us = load.open() ? static_cast<std::uint32_t>(
+                                            std::chrono::duration_cast<std::chrono::microseconds>(r->due - load.window().start).count() + 1)
+                                      : 0u;
+      push_job(w, job{r->req, job_kind::run_request, 0, due_us});
       return true;
     };
     std::uint64_t in_flight = 0;
@@ -120,7 +126,10 @@ class procs_runner final : public runner {
           throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
         }
         issue_fifo& f = fifo[w];
-        stats.complete(f.at[f.head++ % k_ring_capacity], done, batch[k].checksum, load.window());
+        const auto due = f.at[f.head++ % k_ring_capacity];
+        const auto started =
+            batch[k].started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(batch[k].started_ns)) : due;
+        stats.complete(due, started, done, batch[k].checksum, load.window());
         if (reissue && issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
       }
       return n > 0;
@@ -186,7 +195,7 @@ class procs_runner final : public runner {
 
   // The watchdog: requests still out at the cell's deadline will not come back. Their workers are killed
   // (settle() restarts them for the next cell) and the cell fails, naming them.
-  [[noreturn]] void stop_hung_workers(const harness::closed_loop& load) {
+  [[noreturn]] void stop_hung_workers(const harness::load_driver& load) {
     std::string hung;
     std::uint64_t outstanding = 0;
     for (unsigned w = 0; w < m_workers; ++w) {
@@ -213,10 +222,15 @@ class procs_runner final : public runner {
       if (auto death = m_pool->death_of(w)) throw runner_error("procs: " + *death);
   }
 
-  // Asks each worker for its resource usage; the sum is what the cell's worker processes cost.
-  harness::resource_usage collect_usage(bool reset_peak) {
-    for (unsigned w = 0; w < m_workers; ++w) push_job(w, job{{}, job_kind::report_usage, reset_peak ? 1u : 0u});
-    harness::resource_usage sum;
+  struct worker_report {
+    harness::resource_usage usage;
+    std::uint64_t requests = 0;
+  };
+
+  // Asks each worker for its resource usage and request count; the sums are what the cell's workers did.
+  worker_report collect_usage(bool reset_peak) {
+    for (unsigned w = 0; w < m_workers; ++w) push_job(w, job{{}, job_kind::report_usage, static_cast<std::uint16_t>(reset_peak ? 1 : 0), 0});
+    worker_report sum;
     unsigned answered = 0;
     const auto deadline = clock::now() + k_drain_limit;
     while (answered < m_workers) {
@@ -226,7 +240,8 @@ class procs_runner final : public runner {
         if (m_outstanding[w] == 0 || !m_pool->slot(w).results.try_pop(r)) continue;
         --m_outstanding[w];
         if (r.kind == job_kind::report_usage) {
-          sum += m_pool->slot(w).usage;
+          sum.usage += m_pool->slot(w).usage;
+          sum.requests += m_pool->slot(w).requests_done;
           ++answered;
         }
       }

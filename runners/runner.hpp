@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/closed_loop.hpp"
+#include "harness/load_driver.hpp"
 #include "harness/resource_usage.hpp"
 
 namespace conpar::runners {
@@ -27,6 +27,9 @@ struct cell_outcome {
   // says what happened and which requests were lost with it: issued = completed + lost, every id once.
   std::vector<std::string> faults;
   std::vector<std::uint64_t> lost;
+  // Requests completed as counted by the worker processes themselves, summed (procs only; 0 elsewhere): a
+  // cross-check of the dispatcher's count.
+  std::uint64_t worker_requests = 0;
 };
 
 // A failure of the execution machinery itself (a dead worker, a cell that never finishes).
@@ -42,7 +45,7 @@ class runner {
   // Called once, while the process is still single-threaded, with the most workers any cell will ask for.
   virtual void prepare(unsigned /*max_workers*/) {}
   // Runs `load` to the end of its window and drains it. Throws on failure.
-  [[nodiscard]] virtual cell_outcome run(harness::closed_loop& load, unsigned workers) = 0;
+  [[nodiscard]] virtual cell_outcome run(harness::load_driver& load, unsigned workers) = 0;
 };
 
 // Every runner, in report order; adding a runner adds one line in registry.cpp.

@@ -10,15 +10,15 @@ class seq_runner final : public runner {
   std::string_view name() const noexcept override { return "seq"; }
   runner_shape shape() const noexcept override { return runner_shape::sequential; }
 
-  cell_outcome run(harness::closed_loop& load, unsigned) override {
+  cell_outcome run(harness::load_driver& load, unsigned) override {
     cell_outcome out;
     load.begin();
-    auto issued = harness::clock::now();
-    while (const auto r = load.next(issued)) {
-      const std::uint64_t checksum = workloads::execute_blocking(*r, load.deadline());
-      const auto done = harness::clock::now();
-      out.stats.complete(issued, done, checksum, load.window());
-      issued = done;
+    auto now = harness::clock::now();
+    while (const auto r = load.next(now)) {
+      const auto started = harness::start_when_due(r->due, now);
+      const std::uint64_t checksum = workloads::execute_blocking(r->req, load.deadline());
+      now = harness::clock::now();
+      out.stats.complete(r->due, started, now, checksum, load.window());
     }
     return out;
   }

@@ -18,7 +18,7 @@ class threads_runner final : public runner {
   std::string_view name() const noexcept override { return "threads"; }
   runner_shape shape() const noexcept override { return runner_shape::worker_pool; }
 
-  cell_outcome run(harness::closed_loop& load, unsigned workers) override {
+  cell_outcome run(harness::load_driver& load, unsigned workers) override {
     // TBB caps its threads at the core count unless told otherwise; W may exceed the cores on purpose.
     const auto limit = std::max<std::size_t>(workers, static_cast<std::size_t>(tbb::info::default_concurrency()));
     tbb::global_control allow(tbb::global_control::max_allowed_parallelism, limit);
@@ -28,17 +28,19 @@ class threads_runner final : public runner {
 
     // Each task runs one request, then issues the next: C tasks outstanding, queued beyond W.
     struct issuer {
-      harness::closed_loop& load;
+      harness::load_driver& load;
       std::vector<harness::lane_stats>& lanes;
       tbb::task_group& group;
       void operator()(harness::clock::time_point now) const {
         const auto r = load.next(now);
         if (!r) return;
-        group.run([this, req = *r, issued = now] {
-          const std::uint64_t checksum = workloads::execute_blocking(req, load.deadline());
+        group.run([this, s = *r] {
+          // A closed loop's task counts from its issue, queueing included; an open loop's waits for its due time.
+          const auto started = harness::start_when_due(s.due, load.open() ? harness::clock::now() : s.due);
+          const std::uint64_t checksum = workloads::execute_blocking(s.req, load.deadline());
           const auto done = harness::clock::now();
           lanes[static_cast<std::size_t>(tbb::this_task_arena::current_thread_index())].complete(
-              issued, done, checksum, load.window());
+              s.due, started, done, checksum, load.window());
           (*this)(done);
         });
       }

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/leak_check.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -35,6 +37,7 @@ fs::path temp_json(const std::string& name) {
 const char* k_tiny = "run --suite smoke --workload cpu --param work_us=5 --runner seq,coro --workers 1";
 
 TEST(Cli, BadInputIsExitTwoWithAMessageNamingIt) {
+  const conpar::test_support::leak_check leaks;
   const std::pair<std::string, std::string> cases[] = {
       {"run --workers 0", "workers"},
       {"run --workers -3", "workers"},
@@ -50,6 +53,9 @@ TEST(Cli, BadInputIsExitTwoWithAMessageNamingIt) {
       {"run --duration 1s", "duration"},
       {"run --duration 0", "duration"},
       {"run --repetitions 0", "repetitions"},
+      {"run --cell-timeout 0", "cell-timeout"},
+      {"run --cell-timeout 1e9", "cell-timeout"},
+      {"run --cell-timeout 5min", "cell-timeout"},
       {"run --param work_us=abc", "not a number"},
       {"run --param work_us=-1", "work_us"},
       {"run --param nosuch=1", "nosuch"},
@@ -63,9 +69,11 @@ TEST(Cli, BadInputIsExitTwoWithAMessageNamingIt) {
     EXPECT_NE(o.output.find(message), std::string::npos) << args << "\n" << o.output;
     EXPECT_FALSE(fs::exists(temp_json("bad"))) << args << ": bad input must not write results";
   }
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 TEST(Cli, GoodRunWritesValidatedResultsWithContext) {
+  const conpar::test_support::leak_check leaks;
   const fs::path out = temp_json("good");
   const outcome o = conpar(std::string(k_tiny) + " --out " + out.string());
   ASSERT_EQ(o.code, 0) << o.output;
@@ -88,9 +96,11 @@ TEST(Cli, GoodRunWritesValidatedResultsWithContext) {
   }
   EXPECT_EQ(rows, 2);  // cpu/seq and cpu/coro at workers 1
   fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 TEST(Cli, CorruptedChecksumIsAnErrorRowAndExitThree) {
+  const conpar::test_support::leak_check leaks;
   const fs::path out = temp_json("corrupt");
   const outcome o = conpar(std::string(k_tiny) + " --test-corrupt-checksum --out " + out.string());
   EXPECT_EQ(o.code, 3) << o.output;
@@ -104,9 +114,11 @@ TEST(Cli, CorruptedChecksumIsAnErrorRowAndExitThree) {
     }
   EXPECT_EQ(errors, 2);
   fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 TEST(Cli, AThrowingWorkloadIsAnErrorRowUnderEveryRunnerAndTheRunGoesOn) {
+  const conpar::test_support::leak_check leaks;
   const fs::path out = temp_json("fault");
   const outcome o = conpar("run --suite smoke --workload fault,cpu --param work_us=5 --param fail_at=50 --workers 2 --out " +
                            out.string());
@@ -126,9 +138,11 @@ TEST(Cli, AThrowingWorkloadIsAnErrorRowUnderEveryRunnerAndTheRunGoesOn) {
   EXPECT_EQ(faults, 4) << "seq, coro, threads, procs";
   EXPECT_EQ(validated, 4) << "the cpu cells after the faults still ran";
   fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
+  const conpar::test_support::leak_check leaks;
   const fs::path blocker = temp_json("blocker");
   { std::ofstream(blocker) << "keep"; }
   const outcome o = conpar(std::string(k_tiny) + " --out " + (blocker / "results.json").string());
@@ -139,9 +153,11 @@ TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
   in >> text;
   EXPECT_EQ(text, "keep");
   fs::remove(blocker);
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 TEST(Cli, ReportRendersAResultsFileAndRejectsBadInput) {
+  const conpar::test_support::leak_check leaks;
   const fs::path results = temp_json("for_report");
   ASSERT_EQ(conpar(std::string(k_tiny) + " --out " + results.string()).code, 0);
   const fs::path html = temp_json("report").replace_extension(".html");
@@ -153,12 +169,15 @@ TEST(Cli, ReportRendersAResultsFileAndRejectsBadInput) {
   const outcome bad = conpar("report " + html.string() + " --out-html " + html.string() + " --out-md " + md.string());
   EXPECT_EQ(bad.code, 2) << bad.output;
   for (const auto& p : {results, html, md}) fs::remove(p);
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
+  const conpar::test_support::leak_check leaks;
   const outcome o = conpar("run --list --workload sleep --runner coro");
   ASSERT_EQ(o.code, 0);
   EXPECT_NE(o.output.find("sleep/coro/workers:1/concurrency:10000/wait_us:10000"), std::string::npos) << o.output;
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
 }  // namespace

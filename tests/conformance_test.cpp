@@ -3,14 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <vector>
 
-#include "harness/closed_loop.hpp"
+#include "harness/load_driver.hpp"
 #include "harness/reference.hpp"
 #include "runners/runner.hpp"
+#include "tests/support/leak_check.hpp"
 #include "workloads/workload.hpp"
 
 namespace {
@@ -43,7 +46,7 @@ TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
     const unsigned workers = r.shape() == runners::runner_shape::worker_pool ? load.workers : 1;
     const unsigned concurrency = r.shape() == runners::runner_shape::sequential ? 1 : load.concurrency;
     SCOPED_TRACE("workers " + std::to_string(workers) + " concurrency " + std::to_string(concurrency));
-    harness::closed_loop loop(spec, 5ms, 40ms, concurrency);
+    harness::load_driver loop(spec, 5ms, 40ms, concurrency);
     const runners::cell_outcome out = r.run(loop, workers);
     ASSERT_GT(loop.issued(), 0u);
     EXPECT_EQ(out.stats.completed, loop.issued());
@@ -74,7 +77,7 @@ class Faults : public ::testing::TestWithParam<std::string> {};
 TEST_P(Faults, AThrowingRequestFailsTheCellWithItsMessage) {
   runners::runner& r = runner_named(GetParam());
   const auto spec = workloads::make_spec(*workloads::find_workload("fault"), {{"work_us", 5}, {"fail_at", 20}}, k_cal);
-  harness::closed_loop loop(spec, 5ms, 200ms, r.shape() == runners::runner_shape::sequential ? 1 : 4);
+  harness::load_driver loop(spec, 5ms, 200ms, r.shape() == runners::runner_shape::sequential ? 1 : 4);
   try {
     (void)r.run(loop, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
     ADD_FAILURE() << "the planted fault did not surface";
@@ -83,7 +86,7 @@ TEST_P(Faults, AThrowingRequestFailsTheCellWithItsMessage) {
   }
   // The runner is still usable afterwards.
   const auto ok = workloads::make_spec(*workloads::find_workload("cpu"), {{"work_us", 5}}, k_cal);
-  harness::closed_loop again(ok, 1ms, 20ms, 2);
+  harness::load_driver again(ok, 1ms, 20ms, 2);
   const auto out = r.run(again, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
   EXPECT_EQ(out.stats.completed, again.issued());
 }
@@ -102,8 +105,19 @@ TEST(Conformance, EveryRunnerIsRegisteredOnce) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  auto runners = conpar::runners::make_runners();
-  for (auto& r : runners) r->prepare(2);  // forks the procs pool while single-threaded
-  g_runners = &runners;
-  return RUN_ALL_TESTS();
+  const conpar::test_support::leak_check leaks;
+  int failed = 0;
+  {
+    auto runners = conpar::runners::make_runners();
+    for (auto& r : runners) r->prepare(2);  // forks the procs pool while single-threaded
+    g_runners = &runners;
+    failed = RUN_ALL_TESTS();
+    g_runners = nullptr;
+  }
+  // The pool is gone: its forkserver and workers must be too.
+  if (const std::string left = leaks.leftovers(); !left.empty()) {
+    std::cerr << "conformance: left behind after the runners were destroyed: " << left << "\n";
+    return 1;
+  }
+  return failed;
 }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/conpar_process.hpp"
 #include "tests/support/leak_check.hpp"
 
 namespace {
@@ -25,44 +26,10 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using conpar::test_support::children_of;
 
-struct outcome {
-  int code = -1;
-  std::string output;
-  double seconds = 0;
-};
+using conpar::test_support::run_conpar;
 
 fs::path temp_path(const std::string& name) {
   return fs::temp_directory_path() / ("conpar_faults_" + std::to_string(::getpid()) + "_" + name);
-}
-
-// Starts conpar with `args` (output to a log file); `in_child` runs in the child before exec (limits,
-// signal dispositions); `meanwhile` runs in the test while conpar does, given its pid.
-outcome run_conpar(const std::vector<std::string>& args, const std::function<void()>& in_child = {},
-                   const std::function<void(pid_t)>& meanwhile = {}) {
-  const fs::path log = temp_path("log");
-  const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (in_child) in_child();
-    if (!freopen(log.c_str(), "w", stdout) || dup2(fileno(stdout), STDERR_FILENO) < 0) _exit(126);
-    std::vector<char*> argv{const_cast<char*>(CONPAR_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(CONPAR_BINARY, argv.data());
-    _exit(127);
-  }
-  outcome o;
-  if (pid < 0) return o;
-  if (meanwhile) meanwhile(pid);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::ifstream in(log);
-  o.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  fs::remove(log);
-  return o;
 }
 
 nlohmann::json iteration_rows(const fs::path& results) {
@@ -89,7 +56,7 @@ TEST(Faults, KilledWorkerIsAnErrorRowNamingItAndTheRunGoesOn) {
     std::this_thread::sleep_for(700ms);  // into the first cell's 2 s window
     ::kill(workers[1], SIGKILL);
   };
-  const outcome o = run_conpar({"run", "--workload", "sleep", "--param", "wait_us=2000", "--runner", "procs",
+  const auto o = run_conpar({"run", "--workload", "sleep", "--param", "wait_us=2000", "--runner", "procs",
                                 "--workers", "2", "--concurrency", "2,4", "--duration", "2", "--warmup", "0.05",
                                 "--repetitions", "1", "--out", out.string()},
                                {}, kill_a_worker);
@@ -110,7 +77,7 @@ TEST(Faults, ACellThatNeverFinishesIsEndedByTheWatchdogUnderEveryRunner) {
   const conpar::test_support::leak_check leaks;
   const fs::path out = temp_path("stall.json");
   // Request 20 of each fault cell waits for an hour; the watchdog (1 s after the window) must end it.
-  const outcome o = run_conpar({"run", "--suite", "smoke", "--workload", "fault,cpu", "--param", "work_us=5",
+  const auto o = run_conpar({"run", "--suite", "smoke", "--workload", "fault,cpu", "--param", "work_us=5",
                                 "--param", "fail_at=1e12", "--param", "stall_at=20", "--workers", "2",
                                 "--cell-timeout", "1", "--out", out.string()});
   EXPECT_EQ(o.code, 3) << o.output;
@@ -136,13 +103,14 @@ TEST(Faults, AFullDiskIsExitOneAndTheOldResultsStay) {
   fs::create_directories(dir);
   const fs::path out = dir / "results.json";
   { std::ofstream(out) << "{\"old\": true}\n"; }
-  // The file-size limit makes every write past 4 KiB fail with EFBIG, as a full disk fails with ENOSPC.
+  // The file-size limit makes every write past 1 KiB fail with EFBIG, as a full disk fails with ENOSPC
+  // (a results file of one cell is several KiB: its context and histogram alone exceed the limit).
   const auto small_disk = [] {
     signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{4096, 4096};
+    const rlimit limit{1024, 1024};
     setrlimit(RLIMIT_FSIZE, &limit);
   };
-  const outcome o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
+  const auto o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
                                 "--runner", "seq", "--out", out.string()},
                                small_disk);
   EXPECT_EQ(o.code, 1) << o.output;
@@ -158,7 +126,7 @@ TEST(Faults, DevFullIsRefusedAndLeftAlone) {
   struct stat before {};
   ASSERT_EQ(::stat("/dev/full", &before), 0);
   ASSERT_TRUE(S_ISCHR(before.st_mode));
-  const outcome o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
+  const auto o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
                                 "--runner", "seq", "--out", "/dev/full"});
   EXPECT_EQ(o.code, 1) << o.output;
   EXPECT_NE(o.output.find("cannot write results to /dev/full"), std::string::npos) << o.output;

@@ -13,25 +13,23 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/conpar_process.hpp"
 #include "tests/support/leak_check.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using conpar::test_support::start_conpar;
 
 void interrupt_mid_run(int sig, int expected_code, int times = 1) {
   const conpar::test_support::leak_check leaks;
   const fs::path out = fs::temp_directory_path() / ("conpar_int_" + std::to_string(::getpid()) + ".json");
-  const pid_t pid = fork();
+  // A long suite of process cells: each repetition runs 0.5 s, so the signal lands mid-run.
+  const pid_t pid = start_conpar({"run", "--workload", "sleep,cpu", "--runner", "procs,coro", "--concurrency", "10",
+                                  "--duration", "0.5", "--warmup", "0.05", "--repetitions", "2", "--out", out},
+                                 "/dev/null");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    // A long suite of process cells: each repetition runs 0.5 s, so the signal lands mid-run.
-    ::freopen("/dev/null", "w", stdout);
-    execl(CONPAR_BINARY, CONPAR_BINARY, "run", "--workload", "sleep,cpu", "--runner", "procs,coro", "--concurrency",
-          "10", "--duration", "0.5", "--warmup", "0.05", "--repetitions", "2", "--out", out.c_str(), nullptr);
-    _exit(127);
-  }
   std::this_thread::sleep_for(2500ms);  // past calibration and the first cells
   for (int i = 0; i < times; ++i) {
     ASSERT_EQ(::kill(pid, sig), 0);
@@ -70,14 +68,10 @@ TEST(Interrupt, SigtermKeepsResultsAndExits143) { interrupt_mid_run(SIGTERM, 143
 TEST(Interrupt, WorkersDieWithAKilledParent) {
   const conpar::test_support::leak_check leaks;
   const fs::path out = fs::temp_directory_path() / ("conpar_kill_" + std::to_string(::getpid()) + ".json");
-  const pid_t pid = fork();
+  const pid_t pid = start_conpar({"run", "--workload", "sleep", "--runner", "procs", "--concurrency", "50",
+                                  "--duration", "5", "--repetitions", "1", "--out", out},
+                                 "/dev/null");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::freopen("/dev/null", "w", stdout);
-    execl(CONPAR_BINARY, CONPAR_BINARY, "run", "--workload", "sleep", "--runner", "procs", "--concurrency", "50",
-          "--duration", "5", "--repetitions", "1", "--out", out.c_str(), nullptr);
-    _exit(127);
-  }
   std::this_thread::sleep_for(2000ms);
   EXPECT_EQ(conpar::test_support::descendants_of(pid).size(), 51u) << "the run's forkserver and 50 workers are up";
   ASSERT_EQ(::kill(pid, SIGKILL), 0);

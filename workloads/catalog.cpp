@@ -38,6 +38,9 @@ std::vector<load_point> worker_sweep(unsigned cores) {
   return loads;
 }
 
+// The open-loop sweep: fractions of each runner's peak, up to just past it (where it saturates).
+const std::vector<double> k_rate_fractions = {0.25, 0.5, 0.75, 0.9, 1.0, 1.1};
+
 // Requests in flight 1 .. 10,000; blocking runners need one worker per request in flight.
 std::vector<load_point> concurrency_sweep() {
   std::vector<load_point> loads;
@@ -70,7 +73,12 @@ const std::vector<workload_def>& catalog() {
          spec.wait_us = param(spec, "wait_us");
          add_wait(spec.prototype, n, spec.wait_us);
        },
-       [](unsigned) { return std::vector<default_point>{{{{"wait_us", 10000}}, concurrency_sweep()}}; }},
+       [](unsigned) {
+         // Latency under load at 100 in flight, where coro, threads and procs peak alike (~10,000/s): their
+         // rate sweeps then offer nearly equal rates.
+         return std::vector<default_point>{{{{"wait_us", 10000}}, concurrency_sweep()},
+                                           {{{"wait_us", 10000}}, {{100, 100}}, k_rate_fractions}};
+       }},
       {"mixed",
        "compute, wait, compute: request_us in all, cpu_share of it computing",
        {{"request_us", 1000, 0, 60e6, "total time per request in microseconds"},
@@ -88,6 +96,7 @@ const std::vector<workload_def>& catalog() {
          // 16 in flight: enough that waiting can overlap, few enough that CPU shares separate the runners.
          std::vector<default_point> points;
          for (double share : {0.1, 0.5, 0.9}) points.push_back({{{"request_us", 1000}, {"cpu_share", share}}, {{16, 16}}});
+         points.push_back({{{"request_us", 1000}, {"cpu_share", 0.5}}, {{16, 16}}, k_rate_fractions});
          return points;
        }},
       {"fault",

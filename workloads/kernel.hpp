@@ -42,7 +42,7 @@ inline constexpr std::uint64_t k_stall_us = 3'600'000'000;
 [[nodiscard]] inline std::uint64_t stall_us(const request& r, std::uint64_t stalling_id) noexcept {
   return r.id == stalling_id ? k_stall_us : 0;
 }
-// Thrown by a wait that reached the cell's deadline (closed_loop::deadline()) before its own end.
+// Thrown by a wait that reached the cell's deadline (load_driver::deadline()) before its own end.
 [[noreturn]] void throw_cut_off(const request& r);
 
 // What a request's checksum must be, computed without waiting: the sequential reference.

@@ -33,6 +33,9 @@ struct load_point {
 struct default_point {
   param_values params;
   std::vector<load_point> loads;
+  // Open loop: besides the closed-loop cells, cells offered these fractions of each runner's closed-loop peak
+  // at the same load (measured earlier in the same run).
+  std::vector<double> rate_fractions = {};
 };
 
 struct workload_spec {

@@ -96,6 +96,65 @@ def open_loop_rows() -> list[dict]:
     return rows
 
 
+FRACTIONS = (0.25, 0.5, 0.75, 0.9, 1.0, 1.1)
+
+# The default suite's open-loop load points per runner: (workers, concurrency) for sleep and for mixed.
+SWEEP_LOADS = {"seq": ((1, 1), (1, 1)), "coro": ((1, 100), (1, 16)), "threads": ((100, 100), (16, 16)),
+               "procs": ((100, 100), (16, 16))}
+
+
+def _sleep_p99(runner: str, f: float) -> float:
+    """Synthetic p99 (µs) of the sleep sweep: seq and coro hold 15 ms up to their peak, threads up to 90%
+    (and under it again when saturated at 110%: not counted), procs never (wake-up stalls)."""
+    if runner == "procs":
+        return 20000.0 + 10000.0 * f
+    if runner == "threads":
+        return {1.0: 16000.0, 1.1: 14500.0}.get(f, 10400.0 + 1000.0 * f)
+    return {1.0: 14000.0, 1.1: 200000.0}.get(f, 10200.0 + 1000.0 * f)
+
+
+MIXED_K = {"seq": 0.1, "coro": 0.5, "threads": 0.2, "procs": 0.15}
+
+
+def _mixed_p99(runner: str, f: float) -> float:
+    """Synthetic p99 (µs) of the mixed sweep (request 1 ms): it climbs as f nears the runner's peak."""
+    return 1000.0 * (1 + MIXED_K[runner] * f / max(1.02 - f, 0.02))
+
+
+def _saturates(runner: str, workload: str, f: float) -> bool:
+    return f > 1.0
+
+
+def open_loop_sweep_rows(doc: dict | None = None) -> list[dict]:
+    """Open-loop rows as the C++ side writes them for the default suite: per runner, a rate_fraction sweep
+    of sleep (wait_us 10000) and mixed (request_us 1000, cpu_share 0.5), each scaled from the median
+    throughput of its closed-loop cell in the fixture (which must be in the same run)."""
+    doc = doc or load_fixture()
+    peaks = {b["run_name"]: b["items_per_second"] for b in doc["benchmarks"] if b.get("aggregate_name") == "median"}
+    rows = []
+    for workload, shape, p99_of, load_index, work, wait in (
+            ("sleep", "wait_us:10000", _sleep_p99, 0, 0.0, 10000.0),
+            ("mixed", "request_us:1000/cpu_share:0.5", _mixed_p99, 1, 500.0, 500.0)):
+        for runner, loads in SWEEP_LOADS.items():
+            w, c = loads[load_index]
+            base = f"{workload}/{runner}/workers:{w}/concurrency:{c}"
+            peak = peaks[f"{base}/{shape}"]
+            for f in FRACTIONS:
+                offered = f * peak
+                achieved = 0.88 * offered if _saturates(runner, workload, f) else 0.995 * offered
+                p99 = p99_of(runner, f)
+                p50 = min(p99, (work + wait) * 1.01)
+                rows.append(row(f"{base}/rate_fraction:{f:g}/{shape}", workers=float(w), concurrency=float(c),
+                                offered_per_second=offered, achieved_per_second=achieved, items_per_second=achieved,
+                                saturated=1.0 if achieved < 0.95 * offered else 0.0, rate_fraction=f,
+                                peak_per_second=peak, latency_p50_us=p50, latency_p90_us=(p50 + p99) / 2,
+                                latency_p99_us=p99, latency_p999_us=p99 * 1.2, latency_max_us=p99 * 1.5,
+                                service_p50_us=work + wait, service_p99_us=(work + wait) * 1.05,
+                                measured_requests=round(achieved * 0.3), work_us=work, wait_us=wait,
+                                in_flight=achieved * p50 * 1e-6, busy_cores=0.1))
+    return rows
+
+
 def run_report(inputs: list[Path | str], out: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPORT), "--out-html", str(out / "report.html"), "--out-md", str(out / "report.md"),
@@ -115,10 +174,10 @@ def render(inputs: list[Path | str], out: Path) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def full_report(tmp_path_factory) -> tuple[str, str]:
-    """The real fixture plus synthetic open-loop rows: every figure has data."""
+    """The real fixture plus the default suite's open-loop sweeps (synthetic): every figure has data."""
     folder = tmp_path_factory.mktemp("full")
     doc = load_fixture()
-    doc["benchmarks"] += open_loop_rows()
+    doc["benchmarks"] += open_loop_sweep_rows(doc)
     (folder / "full.json").write_text(json.dumps(doc), encoding="utf-8")
     return render([folder / "full.json"], folder)
 

@@ -13,7 +13,9 @@ import pytest
 
 from conftest import FIXTURE, REPORT, error_row, load_fixture, render, row, run_report, write_run
 
-FIGURE_IDS = ("fig-cpu-scaling", "fig-io-scaling", "fig-crossover", "fig-latency", "fig-map", "fig-cost")
+FIGURE_IDS = ("fig-cpu-scaling", "fig-io-scaling", "fig-crossover", "fig-latency-equal", "fig-latency", "fig-map",
+              "fig-cost")
+OPEN_LOOP_FIGURES = ("fig-latency-equal", "fig-latency")
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
 
 
@@ -43,10 +45,12 @@ def test_every_figure_present_when_its_data_is(full_report):
 
 def test_real_run_has_no_open_loop_figure_and_says_so(real_report):
     html, md = real_report
-    assert figure_ids(html) == [f for f in FIGURE_IDS if f != "fig-latency"]
+    assert figure_ids(html) == [f for f in FIGURE_IDS if f not in OPEN_LOOP_FIGURES]
     for text in (html, md):
         assert "No open-loop data in this run" in text
-        assert "Latency: no open-loop cell (offered_per_second) in this run." in text
+        assert "Latency at equal load: no open-loop cell (offered_per_second) in this run." in text
+        assert "Latency vs offered rate: no open-loop cell (offered_per_second) in this run." in text
+        assert "SLO capacity" not in text
 
 
 def test_figures_have_axis_labels_with_units_and_legends(full_report):

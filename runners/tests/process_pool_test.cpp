@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/closed_loop.hpp"
+#include "harness/load_driver.hpp"
 #include "runners/process_pool.hpp"
 #include "runners/registry.hpp"
 #include "tests/support/leak_check.hpp"
@@ -75,7 +75,7 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
       std::this_thread::sleep_for(50ms);
       ::kill(workers[1], SIGKILL);
     });
-    harness::closed_loop doomed(spec, 1ms, 300ms, 8);
+    harness::load_driver doomed(spec, 1ms, 300ms, 8);
     const auto out = procs->run(doomed, 2);
     killer.join();
     ASSERT_EQ(out.faults.size(), 1u);
@@ -90,7 +90,7 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
     EXPECT_GT(out.stats.measured, 0u) << "the cell went on after the death";
 
     // The replacement serves the next cell like any worker.
-    harness::closed_loop later(spec, 1ms, 20ms, 2);
+    harness::load_driver later(spec, 1ms, 20ms, 2);
     const auto next = procs->run(later, 2);
     EXPECT_TRUE(next.faults.empty());
     EXPECT_EQ(next.stats.completed, later.issued());

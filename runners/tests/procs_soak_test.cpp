@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "harness/closed_loop.hpp"
+#include "harness/load_driver.hpp"
 #include "runners/registry.hpp"
 #include "tests/support/leak_check.hpp"
 #include "workloads/kernel.hpp"
@@ -34,7 +34,7 @@ TEST(ProcsSoak, MillionRequestsWithAWorkerKilledEveryHundredThousand) {
     auto procs = runners::make_procs_runner();
     procs->prepare(2);
     const pid_t server = test_support::children_of(::getpid()).at(0);
-    harness::closed_loop load(spec, 0s, 600s, 64);
+    harness::load_driver load(spec, 0s, 600s, 64);
     load.limit_requests(k_requests);
 
     std::atomic<bool> done{false};
@@ -73,7 +73,7 @@ TEST(ProcsSoak, MillionRequestsWithAWorkerKilledEveryHundredThousand) {
               << " killed workers (each restarted)\n";
 
     // The restarted workers serve a normal cell afterwards.
-    harness::closed_loop after(spec, 0s, 50ms, 8);
+    harness::load_driver after(spec, 0s, 50ms, 8);
     const auto clean = procs->run(after, 2);
     EXPECT_TRUE(clean.faults.empty());
     EXPECT_EQ(clean.stats.completed, after.issued());

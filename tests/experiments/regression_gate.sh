@@ -5,7 +5,8 @@
 # the summary (tests/experiments/gate_summary.py). Takes about 25 minutes on 2 cores; needs a quiet machine.
 #
 #   bash tests/experiments/regression_gate.sh [OUT_DIR]     (default results/experiments/gate)
-#   knobs: AA_RUNS (10) PLANTED_RUNS (3) BASELINE_RUNS (5) ROUNDS (10) DURATION (0.1)
+#   knobs: AA_RUNS (10) PLANTED_RUNS (3) BASELINE_RUNS (5) ROUNDS (10) DURATION (0.1);
+#          NORMAL=path PLANTED=path use two conpar binaries already built instead of building the presets
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-results/experiments/gate}
@@ -16,13 +17,22 @@ rounds=${ROUNDS:-10} duration=${DURATION:-0.1}
 filter='^(cpu/.*/work_us:100|sleep/coro/workers:1/concurrency:1000/wait_us:10000)$'
 run_opts=(--filter "$filter" --duration "$duration")
 
-cmake --preset release >/dev/null && cmake --build build/release -j"$(nproc)" >/dev/null
-cmake --preset planted >/dev/null && cmake --build build/planted -j"$(nproc)" >/dev/null
-normal=build/release/harness/conpar planted=build/planted/harness/conpar
-rm -rf "$out" && mkdir -p "$out"
+rm -rf "$out" && mkdir -p "$out/bin"
+if [ -z "${NORMAL:-}" ]; then
+  cmake --preset release >/dev/null && cmake --build build/release -j"$(nproc)" >/dev/null
+  cmake --preset planted >/dev/null && cmake --build build/planted -j"$(nproc)" >/dev/null
+fi
+# Copies, so that rebuilding the tree while this runs changes nothing here.
+cp "${NORMAL:-build/release/harness/conpar}" "$out/bin/normal"
+cp "${PLANTED:-build/planted/harness/conpar}" "$out/bin/planted"
+normal=$out/bin/normal planted=$out/bin/planted
 
 # Exit 1 (regression) and 4 (too noisy) are outcomes to count here, not failures of the script.
-verdict() { "$@" >/dev/null || [ $? -eq 1 ] || [ $? -eq 4 ]; }
+verdict() {
+  local rc=0
+  "$@" >/dev/null 2>>"$out/log" || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || [ "$rc" -eq 4 ]
+}
 
 for i in $(seq "$aa_runs"); do
   verdict "$normal" ab "$normal" "$normal" --rounds "$rounds" --seed "$i" --out-dir "$out/aa_$i" \
@@ -33,11 +43,11 @@ for i in $(seq "$planted_runs"); do
     --json "$out/planted_ab_$i/verdicts.json" -- "${run_opts[@]}"
 done
 # Baseline mode: one stored run, then separate runs of each build judged against it, as a CI job would.
-"$normal" run "${run_opts[@]}" --repetitions "$rounds" --out "$out/baseline.json" >/dev/null
+"$normal" run "${run_opts[@]}" --repetitions "$rounds" --out "$out/baseline.json" >/dev/null 2>>"$out/log"
 for i in $(seq "$baseline_runs"); do
   for build in normal planted; do
     mkdir -p "$out/${build}_vs_baseline_$i"
-    "${!build}" run "${run_opts[@]}" --repetitions "$rounds" --out "$out/${build}_vs_baseline_$i/b.json" >/dev/null
+    "${!build}" run "${run_opts[@]}" --repetitions "$rounds" --out "$out/${build}_vs_baseline_$i/b.json" >/dev/null 2>>"$out/log"
     cp "$out/baseline.json" "$out/${build}_vs_baseline_$i/a.json"
   done
 done
