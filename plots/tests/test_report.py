@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from html import escape as html_escape
 import shutil
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE, REPORT, error_row, load_fixture, render, row, run_report, write_run
+from conftest import (FIXTURE, REPORT, error_row, load_fixture, open_loop_rows, render, row, run_report,
+                      write_run)
 
 FIGURE_IDS = ("fig-cpu-scaling", "fig-io-scaling", "fig-crossover", "fig-latency-equal", "fig-latency", "fig-map",
               "fig-cost")
@@ -253,30 +255,116 @@ def test_verdicts_follow_the_data_not_fixed_text(tmp_path):
     assert "One procs worker delivers 0.90x of seq" in md
 
 
-def test_open_loop_verdict_names_saturation(full_report):
-    _, md = full_report
+def test_open_loop_verdict_names_saturation(tmp_path):
+    _, md = render([write_run(tmp_path / "rates.json", open_loop_rows())], tmp_path)
     assert "coro sustains 50,000/s offered" in md
     assert "threads sustains 10,000/s offered" in md and "saturates at 50,000/s (achieves 30,000/s)" in md
 
 
-# ---------------------------------------------------------------- in a real browser, when there is one
+# ---------------------------------------------------------------- in a real browser
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
+# Appended to a copy of the report (never to the report itself): after load, it writes what the browser laid
+# out into the DOM, which --dump-dom then prints: each figure's drawn size, and every resource the page fetched.
+PROBE = """<script>
+addEventListener("load", () => {
+  const figures = [...document.querySelectorAll("figure")].map(f => {
+    const svgs = f.querySelectorAll("svg");
+    if (svgs.length !== 1) return {id: f.id, svgs: svgs.length};
+    const box = svgs[0].getBoundingClientRect(), drawn = svgs[0].getBBox();
+    return {id: f.id, svgs: 1, width: box.width, height: box.height, drawn_width: drawn.width,
+            drawn_height: drawn.height, marks: svgs[0].querySelectorAll("path, use, text").length};
+  });
+  const out = document.createElement("pre");
+  out.id = "conpar-probe";
+  out.textContent = JSON.stringify({figures, resources: performance.getEntriesByType("resource").map(e => e.name),
+                                    images: document.images.length});
+  document.body.appendChild(out);
+});
+</script>"""
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_report_renders_in_headless_chromium(tmp_path, full_report):
+
+def chromium_dom(page: Path, profile: Path, net_log: Path | None = None) -> str:
+    """The DOM of page after load, from headless Chromium, with name resolution off (nothing can be fetched)."""
+    flags = ["--headless=new", "--disable-gpu", "--no-first-run", "--disable-sync", "--disable-extensions",
+             "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "--virtual-time-budget=5000"]
+    if os.geteuid() == 0:
+        flags.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    if net_log is not None:
+        flags.append(f"--log-net-log={net_log}")
+    result = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "</html>" in result.stdout, result.stderr[-2000:]
+    return result.stdout
+
+
+def page_requests(net_log: Path) -> list[str]:
+    """The URLs the PAGE asked the network for. Chromium itself calls home (component updates, time, accounts)
+    even with background networking off; those requests have no initiating origin and are not the page's."""
+    log = json.loads(net_log.read_text(encoding="utf-8"))
+    start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    urls = []
+    for event in log["events"]:
+        params = event.get("params", {})
+        if event["type"] == start_job and "url" in params:
+            from_page = params.get("initiator") != "not an origin" or "file://" in str(
+                params.get("network_isolation_key", ""))
+            if from_page:
+                urls.append(params["url"])
+    return urls
+
+
+def probe(dom: str) -> dict:
+    found = re.search(r'<pre id="conpar-probe">(.*?)</pre>', dom, re.S)
+    assert found, "the probe script did not run"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+                      .replace("&amp;", "&"))
+
+
+def svg_size(svg_tag: str) -> tuple[float, float]:
+    width = re.search(r'\bwidth="([\d.]+)(?:pt|px)?"', svg_tag)
+    height = re.search(r'\bheight="([\d.]+)(?:pt|px)?"', svg_tag)
+    return float(width.group(1)) if width else 0.0, float(height.group(1)) if height else 0.0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="the chromium binary is not installed (Debian package: chromium); "
+                                              "CI installs it")
+def test_report_renders_in_headless_chromium_and_fetches_nothing(tmp_path, full_report):
     html, _ = full_report
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
-    for fig_id in FIGURE_IDS:
-        assert f'id="{fig_id}"' in dom, fig_id
+    assert figure_ids(html) == list(FIGURE_IDS)
+
+    # The report as it is: every figure holds one inline SVG of nonzero size, and the page asks the network
+    # for nothing.
+    net_log = tmp_path / "net.json"
+    dom = chromium_dom(page, tmp_path / "profile-1", net_log)
+    figures = re.findall(r'<figure id="([^"]+)">\s*(<svg\b[^>]*>)', dom)
+    assert [fig_id for fig_id, _ in figures] == list(FIGURE_IDS)
     assert dom.count("<svg") == len(FIGURE_IDS)
-    shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1400,6000", page.as_uri()],
-                   capture_output=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 10_000
+    for fig_id, tag in figures:
+        width, height = svg_size(tag)
+        assert width > 0 and height > 0, (fig_id, tag)
+    assert page_requests(net_log) == []
+
+    # A copy with the probe: the browser laid out and drew every figure, and fetched no resource.
+    probed = tmp_path / "probed.html"
+    probed.write_text(html.replace("</body>", PROBE + "\n</body>"), encoding="utf-8")
+    seen = probe(chromium_dom(probed, tmp_path / "profile-2"))
+    assert [f["id"] for f in seen["figures"]] == list(FIGURE_IDS)
+    for f in seen["figures"]:
+        assert f["svgs"] == 1, f
+        assert f["width"] > 300 and f["height"] > 100, f  # laid out at a readable size
+        assert f["drawn_width"] > 100 and f["drawn_height"] > 50 and f["marks"] > 20, f  # and something drawn in it
+    assert seen["resources"] == [] and seen["images"] == 0
+
+    # The checks can fail: a page with one outside image is caught by both.
+    control = tmp_path / "control.html"
+    control.write_text(html.replace("</body>", '<img src="http://conpar.invalid/x.png" alt="">' + PROBE
+                                    + "\n</body>"), encoding="utf-8")
+    control_log = tmp_path / "control-net.json"
+    caught = probe(chromium_dom(control, tmp_path / "profile-3", control_log))
+    assert caught["resources"] == ["http://conpar.invalid/x.png"]
+    assert page_requests(control_log) == ["http://conpar.invalid/x.png"]
