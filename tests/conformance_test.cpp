@@ -57,6 +57,18 @@ TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
       EXPECT_GT(out.other_processes.user_s + out.other_processes.sys_s, 0.0) << "worker CPU is accounted";
     }
   }
+  // Open loop: the lanes take scheduled requests and wait for their due times; the same validation holds.
+  const unsigned lanes = r.shape() == runners::runner_shape::sequential ? 1 : 8;
+  harness::load_driver open(spec, 5ms, 60ms, lanes);
+  open.set_open_loop(2000, harness::arrival::poisson, 7);
+  const runners::cell_outcome out = r.run(open, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+  ASSERT_GT(open.issued(), 0u);
+  EXPECT_LE(open.issued(), 400u) << "no more than the schedule holds (about 2000/s x 65 ms)";
+  EXPECT_EQ(out.stats.completed, open.issued());
+  EXPECT_EQ(out.stats.checksum_fold, reference.fold(spec, open.issued()));
+  EXPECT_EQ(out.stats.latency.count(), out.stats.measured);
+  ASSERT_TRUE(out.stats.service) << "open-loop lanes record the service time";
+  EXPECT_EQ(out.stats.service->count(), out.stats.measured);
 }
 
 INSTANTIATE_TEST_SUITE_P(
