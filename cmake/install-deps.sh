@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(g++ cmake make git libbenchmark-dev libgtest-dev libgmock-dev libtbb-dev libboost-dev
       nlohmann-json3-dev libcli11-dev python3 python3-matplotlib python3-numpy python3-scipy
-      python3-pytest)
+      python3-pytest chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

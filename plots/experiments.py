@@ -1,7 +1,8 @@
 """Which cells make up each experiment, and the derived numbers figures, tables and verdicts share.
 
-Every function returns {group label: {runner: [(x, cell), ...] sorted by x}}, groups in the order
-the run lists them, runners in report order; an experiment without data returns {}.
+Every experiment function returns {group label: {runner: [(x, cell), ...] sorted by x}}, groups in the
+order the run lists them, runners in report order; an experiment without data returns {}. equal_load
+returns {group label: [Comparison, ...]} for the open-loop groups instead.
 """
 from __future__ import annotations
 

@@ -219,15 +219,11 @@ def latency_equal(run: Run) -> tuple[Figure, str] | None:
               for i in range(0, len(cmps), EQUAL_COLUMNS)]
     fig = Figure(figsize=(WIDTH, 2.9 * len(layout) + 0.3), layout="constrained")
     grid = fig.subplots(len(layout), EQUAL_COLUMNS, squeeze=False)
-    first: dict[str, object] = {}
     any_saturated = False
     for row, (label, cmps) in zip(grid, layout):
-        values = [v for cmp in groups[label] for c in cmp.cells for _, v in _percentile_curve(c)]
         for ax, cmp in zip(row, cmps):
-            if label in first:
-                ax.sharey(first[label])
-            else:
-                first[label] = ax
+            # Each panel its own latency range: a saturated panel's seconds would flatten the others.
+            values = [v for c in cmp.cells for _, v in _percentile_curve(c)]
             for c in cmp.cells:
                 curve = _percentile_curve(c)
                 sat = ex.saturated(c)
@@ -242,7 +238,11 @@ def latency_equal(run: Run) -> tuple[Figure, str] | None:
             ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlim(NINES[0] - 0.25, NINES[-1] + 0.25)
             if values:
-                _log_axis(ax, "y", min(values), max(values))
+                # Headroom above the data for the legend, which sits top left: the data keep the lower 60%.
+                lo, hi = np.log10(min(values)) - 0.03, np.log10(max(values)) + 0.03
+                top = 10 ** (hi + 0.6 * (hi - lo) + 0.15)
+                _log_axis(ax, "y", 10 ** lo, top)
+                ax.set_ylim(10 ** lo, top)
             ax.set_title(f"{label}\n{comparison_title(cmp)}", fontsize=7.5)
             ax.set_xlabel("percentile (one step per nine)")
             ax.set_ylabel("latency (\u00b5s)")
@@ -254,7 +254,8 @@ def latency_equal(run: Run) -> tuple[Figure, str] | None:
                  "fraction of each runner's own closed-loop peak (so the absolute offered rates differ, as the "
                  "legends say), then where runners' absolute offered rates coincide within "
                  f"{ex.NEAR:.0%} (at most {ex.MAX_NEAR} such sets per request, the most runners and the closest "
-                 "rates first)" + ("; dashed: saturated (achieved < 95% of offered)." if any_saturated else "."))
+                 "rates first). Each panel has its own latency scale" +
+                 ("; dashed: saturated (achieved < 95% of offered)." if any_saturated else "."))
 
 
 def latency(run: Run) -> tuple[Figure, str] | None:

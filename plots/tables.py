@@ -26,8 +26,8 @@ def flags(cell: Cell) -> str:
 
 
 def _failed(run: Run, workload: str, label: str, label_of) -> list[Cell]:
-    """Failed cells that belong to a group: they have no numbers but keep their place in the table."""
-    return [c for c in run.cells if not c.ok and c.workload == workload and label_of(c) == label]
+    """Failed closed-loop cells that belong to a group: they have no numbers but keep their place in the table."""
+    return [c for c in run.cells if not c.ok and not c.open_loop and c.workload == workload and label_of(c) == label]
 
 
 def _no_numbers(cell: Cell, n: int) -> list[str]:
@@ -73,7 +73,7 @@ def io_scaling(run: Run) -> list[Table]:
                 rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
                              fmt.pct(rate / bound), fmt.num(c.get("in_flight")), fmt.num(c.get("busy_cores")),
                              fmt.num(c.get("rss_peak_mb")), fmt.count(_ctx_switches(c)), flags(c)])
-        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 8)]
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 7)]
                  for c in _failed(run, "sleep", label, Cell.shape_label)]
         tables.append(Table(f"I/O scaling: {label}",
                             ["runner", "workers", "in flight", "requests/s", "bound C / wait", "% of bound",

@@ -193,14 +193,22 @@ def crossover(run: Run) -> list[str]:
     return out
 
 
+def _percentile(cell: Cell, key: str, name: str) -> str:
+    value = cell.get(key)
+    return f"{name} {fmt.num(value)} µs" if value is not None else (
+        f"{name} {fmt.MISSING} ({cell.missing.get(key, 'too few samples')})")
+
+
 def _p99(cell: Cell) -> str:
-    p99 = cell.get("latency_p99_us")
-    return f"p99 {fmt.num(p99)} µs" if p99 is not None else f"p99 {fmt.MISSING} ({cell.missing.get('latency_p99_us', 'too few samples')})"
+    return _percentile(cell, "latency_p99_us", "p99")
 
 
-def _of_peak(run: Run, cell: Cell) -> str:
+def _load_note(run: Run, cell: Cell) -> str:
+    """' (90.0% of its peak, saturated)': what share of its own peak a cell was offered, and whether it kept up."""
     top = ex.peak(run, cell)
-    return f"{fmt.pct(cell.get('offered_per_second') / top)} of its peak" if top else "its peak unknown"
+    notes = ([f"{fmt.pct(cell.get('offered_per_second') / top)} of its peak"] if top else []) + (
+        ["saturated"] if ex.saturated(cell) else [])
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def latency_equal(run: Run) -> list[str]:
@@ -210,7 +218,7 @@ def latency_equal(run: Run) -> list[str]:
         if fractions:
             # The fraction nearest half the peak: loaded, yet below every runner's knee.
             cmp = min(fractions, key=lambda c: (abs(c.value - 0.5), c.value))
-            parts = [_n(c, f"{c.runner} p50 {fmt.num(c.get('latency_p50_us'))} µs, {_p99(c)} at "
+            parts = [_n(c, f"{c.runner} {_percentile(c, 'latency_p50_us', 'p50')}, {_p99(c)} at "
                            f"{fmt.rate(c.get('offered_per_second'))}" + (" (saturated)" if ex.saturated(c) else ""))
                      for c in cmp.cells]
             same = ex.coinciding(cmp.cells)
@@ -218,8 +226,9 @@ def latency_equal(run: Run) -> list[str]:
             if len(same) > 1:
                 lo = min(c.get("offered_per_second") for c in same)
                 hi = max(c.get("offered_per_second") for c in same)
-                tail = (f"; {_and([c.runner for c in same])} are offered within {fmt.pct(hi / lo - 1)} of one "
-                        f"rate ({fmt.rate(lo)} to {fmt.rate(hi)}), so this is also an equal absolute rate")
+                spread = (f"the same rate ({fmt.rate(lo)})" if fmt.rate(lo) == fmt.rate(hi) else
+                          f"within {fmt.pct(hi / lo - 1)} of one rate ({fmt.rate(lo)} to {fmt.rate(hi)})")
+                tail = f"; {_and([c.runner for c in same])} are offered {spread}, so this is also an equal absolute rate"
             out.append(f"Latency at equal load ({label}), at {100 * cmp.value:g}% of each runner's own closed-loop "
                        f"peak: {_and(parts)}{tail}.")
         for cmp in comparisons:
@@ -227,8 +236,8 @@ def latency_equal(run: Run) -> list[str]:
                 continue
             ranked = [c for c in cmp.cells if c.get("latency_p99_us") is not None]
             best = min(ranked, key=lambda c: c.get("latency_p99_us")) if ranked else None
-            parts = [_n(c, f"{c.runner} {_p99(c)} at {fmt.rate(c.get('offered_per_second'))} ({_of_peak(run, c)}"
-                           + (", saturated)" if ex.saturated(c) else ")")) for c in cmp.cells]
+            parts = [_n(c, f"{c.runner} {_p99(c)} at {fmt.rate(c.get('offered_per_second'))}{_load_note(run, c)}")
+                     for c in cmp.cells]
             where = (f"{fmt.rate(cmp.value)} offered to each" if cmp.kind == "rate" else
                      f"about one offered rate ({fmt.rate(cmp.value)} to {fmt.rate(max(cmp.rates()))}, within "
                      f"{ex.NEAR:.0%})")
@@ -244,11 +253,14 @@ def _slo_part(run: Run, s: ex.Slo) -> str:
         measured = [(x, c) for x, c in s.points if c.get("latency_p99_us") is not None]
         x, c = measured[0]
         why = "saturated there" if ex.saturated(c) else _p99(c)
+        if s.no_p99:
+            return _n(c, f"{s.runner} never holds it (p99 missing at {_and([fmt.rate(x) for x, _ in s.no_p99])}, "
+                         f"too few samples; at its lowest offered rate with a p99, {fmt.rate(x)}: {why})")
         return _n(c, f"{s.runner} never holds it (at its lowest offered rate, {fmt.rate(x)}: {why})")
     x, c = s.capacity
     share = f"{fmt.pct(x / s.peak)} of its peak, " if s.peak else ""
-    scope = " (every offered rate measured)" if s.at_every_rate else ""
-    return _n(c, f"{s.runner} holds it up to {fmt.rate(x)} offered{scope} ({share}{_p99(c)})")
+    reach = "at every offered rate measured, up to" if s.at_every_rate else "up to"
+    return _n(c, f"{s.runner} holds it {reach} {fmt.rate(x)} offered ({share}{_p99(c)})")
 
 
 def slo(run: Run, label: str, series: ex.Series) -> list[str]:
