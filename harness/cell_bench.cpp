@@ -153,7 +153,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     if (load.open()) {
       k["offered_per_second"] = Counter(load.offered_per_second());
       k["achieved_per_second"] = Counter(throughput);
-      k["saturated"] = Counter(throughput < 0.95 * load.offered_per_second() ? 1 : 0);
+      // Saturated: fewer than 95% of the requests the schedule had due in the window completed in it.
+      const auto scheduled = load.scheduled_in_window();
+      k["scheduled_in_window"] = Counter(static_cast<double>(scheduled));
+      k["saturated"] = Counter(static_cast<double>(st.measured) < 0.95 * static_cast<double>(scheduled) ? 1 : 0);
       if (c.rate_fraction > 0) {
         k["rate_fraction"] = Counter(c.rate_fraction);
         k["peak_per_second"] = Counter(peak);

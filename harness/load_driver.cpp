@@ -1,5 +1,6 @@
 #include "harness/load_driver.hpp"
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -26,6 +27,12 @@ void load_driver::set_open_loop(double per_second, arrival kind, std::uint64_t s
     t += kind == arrival::poisson ? gap(rng) : mean_gap_s;
   }
   m_limit = std::min<std::uint64_t>(m_limit, m_due.size());
+}
+
+std::uint64_t load_driver::scheduled_in_window() const noexcept {
+  const auto from = std::lower_bound(m_due.begin(), m_due.end(), m_window.measure_from - m_window.start);
+  const auto to = std::lower_bound(m_due.begin(), m_due.end(), m_window.stop - m_window.start);
+  return static_cast<std::uint64_t>(to - from);
 }
 
 void load_driver::freeze() const noexcept { std::this_thread::sleep_for(m_stall); }

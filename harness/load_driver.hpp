@@ -109,6 +109,9 @@ class load_driver {
   void set_open_loop(double per_second, arrival kind, std::uint64_t seed);
   [[nodiscard]] bool open() const noexcept { return m_offered_per_second > 0; }
   [[nodiscard]] double offered_per_second() const noexcept { return m_offered_per_second; }
+  // Open loop: how many requests the schedule had due inside the measured window. Poisson arrivals put
+  // ~sqrt(n) more or fewer there than rate x window; saturation is judged against this count, not the rate.
+  [[nodiscard]] std::uint64_t scheduled_in_window() const noexcept;
 
   // Opens the window. A runner calls it once its set-up is done, right before it issues the first request,
   // so set-up (starting threads, waking processes) is never counted as time without completions.
