@@ -67,6 +67,11 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     // A window in which nothing completed says nothing; on a loaded machine (a thousand fresh processes on
     // two cores) a short one can. Such a window is run again, each time k_window_growth times longer.
     auto window = duration;
+    // An open loop's window also holds 1.5 x min_window_requests arrivals (150 by default): enough for a p99
+    // (100 samples) despite the Poisson schedule's spread, at every offered rate, 25/s included.
+    if (offered > 0)
+      window = std::max(window, std::chrono::duration_cast<clock::duration>(
+                                    seconds(1.5 * s.options.min_window_requests / offered)));
     std::optional<load_driver> load_slot;
     runners::cell_outcome out;
     bool failed = false;
