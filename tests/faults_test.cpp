@@ -26,18 +26,11 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using conpar::test_support::children_of;
 
+using conpar::test_support::iteration_rows;
 using conpar::test_support::run_conpar;
 
 fs::path temp_path(const std::string& name) {
   return fs::temp_directory_path() / ("conpar_faults_" + std::to_string(::getpid()) + "_" + name);
-}
-
-nlohmann::json iteration_rows(const fs::path& results) {
-  nlohmann::json rows = nlohmann::json::array();
-  const auto doc = nlohmann::json::parse(std::ifstream(results));
-  for (const auto& b : doc["benchmarks"])
-    if (b["run_type"] == "iteration") rows.push_back(b);
-  return rows;
 }
 
 TEST(Faults, KilledWorkerIsAnErrorRowNamingItAndTheRunGoesOn) {

@@ -14,18 +14,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using conpar::test_support::iteration_rows;
 using conpar::test_support::run_conpar;
 
 fs::path temp_path(const std::string& name) {
   return fs::temp_directory_path() / ("conpar_open_" + std::to_string(::getpid()) + "_" + name + ".json");
-}
-
-nlohmann::json iteration_rows(const fs::path& results) {
-  nlohmann::json rows = nlohmann::json::array();
-  const auto doc = nlohmann::json::parse(std::ifstream(results));
-  for (const auto& b : doc["benchmarks"])
-    if (b["run_type"] == "iteration") rows.push_back(b);
-  return rows;
 }
 
 bool is_open(const nlohmann::json& row) { return row.contains("offered_per_second"); }

@@ -1,4 +1,5 @@
-// Runs the conpar binary under test (CONPAR_BINARY) as a child process, for the end-to-end tests.
+// Runs the conpar binary under test (CONPAR_BINARY) as a child process and reads what it wrote, for the
+// end-to-end tests.
 #pragma once
 
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,15 @@ inline conpar_outcome run_conpar(const std::vector<std::string>& args, const std
   o.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   std::filesystem::remove(log);
   return o;
+}
+
+// The per-repetition rows of a results file (aggregates left out).
+inline nlohmann::json iteration_rows(const std::filesystem::path& results) {
+  nlohmann::json rows = nlohmann::json::array();
+  const auto doc = nlohmann::json::parse(std::ifstream(results));
+  for (const auto& b : doc["benchmarks"])
+    if (b["run_type"] == "iteration") rows.push_back(b);
+  return rows;
 }
 
 }  // namespace conpar::test_support
