@@ -144,6 +144,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     for (const auto& [name, value] : c.params) k[name] = Counter(value);
     k["work_us"] = Counter(spec.work_us);
     k["wait_us"] = Counter(spec.wait_us);
+    if (spec.bytes > 0) {
+      k["bytes_per_request"] = Counter(spec.bytes);
+      k["gb_per_second"] = Counter(throughput * spec.bytes / 1e9);
+    }
     set_latency_counters(state, st.latency);
     k["busy_cores"] = Counter((usage.user_s + usage.sys_s) / wall_s);
     k["in_flight"] = Counter(throughput * st.latency.mean() * 1e-9);  // Little's law
@@ -187,6 +191,7 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
 void register_cells(const std::vector<cell>& cells, bench_session& session) {
   for (const cell& c : cells) {
     auto spec = std::make_shared<workloads::workload_spec>(workloads::make_spec(*c.workload, c.params, session.calibration));
+    session.max_bytes_per_request = std::max(session.max_bytes_per_request, spec->bytes);
     benchmark::RegisterBenchmark(c.name.c_str(), [&c, spec, &session](benchmark::State& state) {
       measure(state, c, *spec, session);
     })

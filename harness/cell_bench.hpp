@@ -38,9 +38,12 @@ struct bench_session {
   std::map<std::string, std::vector<nlohmann::json>> histograms;
   // Closed-loop throughput of every successful repetition, by cell name: the peaks open-loop cells scale.
   std::map<std::string, std::vector<double>> peaks;
+  // The most memory any registered cell's request reads (bytes; 0 when no cell streams memory).
+  double max_bytes_per_request = 0;
 };
 
-// Registers every cell with Google Benchmark (real/manual time, one iteration per repetition).
+// Registers every cell with Google Benchmark (real/manual time, one iteration per repetition). Builds each
+// cell's requests, so it throws std::invalid_argument for parameters that do not fit together.
 void register_cells(const std::vector<cell>& cells, bench_session& session);
 
 }  // namespace conpar::harness

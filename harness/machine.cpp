@@ -3,8 +3,11 @@
 #include <sched.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -61,6 +64,24 @@ std::string git_commit() {
   if (!command_output("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty())
     commit += "-dirty";
   return commit;
+}
+
+double memcpy_gb_per_s(std::size_t bytes) {
+  const auto from = std::make_unique<char[]>(bytes);
+  const auto to = std::make_unique<char[]>(bytes);
+  std::memset(from.get(), 1, bytes);  // both touched first: page faults are not the copy's cost
+  std::memset(to.get(), 2, bytes);
+  using clock = std::chrono::steady_clock;
+  double best = 0;
+  for (int trial = 0; trial < 5; ++trial) {
+    const auto start = clock::now();
+    std::memcpy(to.get(), from.get(), bytes);
+    const double s = std::chrono::duration<double>(clock::now() - start).count();
+    if (s > 0) best = std::max(best, static_cast<double>(bytes) / s / 1e9);
+  }
+  volatile char sink = to[bytes / 2];  // the copy has an observer, so it is not optimised away
+  (void)sink;
+  return best;
 }
 
 }  // namespace conpar::harness

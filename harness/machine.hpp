@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string>
 
 namespace conpar::harness {
@@ -13,5 +14,10 @@ namespace conpar::harness {
 [[nodiscard]] std::array<double, 3> load_average() noexcept;
 // The source tree's commit (with "-dirty" when it has uncommitted changes), or "unknown" outside git.
 [[nodiscard]] std::string git_commit();
+
+// What one thread's memcpy copies per second (GB/s, 1e9 bytes) between two buffers of `bytes` each, best of
+// a few copies: the plain bandwidth the memory workload's figures stand beside. Its memory traffic is twice
+// this (each byte read once and written once: STREAM's "Copy" counts both).
+[[nodiscard]] double memcpy_gb_per_s(std::size_t bytes);
 
 }  // namespace conpar::harness

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "harness/cell_bench.hpp"
@@ -23,6 +24,7 @@
 #include "harness/progress_reporter.hpp"
 #include "workloads/kernel.hpp"
 #include "harness/results_file.hpp"
+#include "harness/sweeps.hpp"
 #include "runners/runner.hpp"
 
 namespace {
@@ -31,9 +33,12 @@ using namespace conpar;
 
 // Exit codes (README "Exit codes"): 0 ok, 1 results could not be written, 2 bad input, 3 benchmark errors,
 // 128 + N interrupted by signal N (130 SIGINT, 143 SIGTERM).
-constexpr int k_exit_write_failed = 1;
+constexpr int k_exit_write_failed = 1;  // also: the workloads' data could not be made (out of memory)
 constexpr int k_exit_bad_input = 2;
 constexpr int k_exit_benchmark_errors = 3;
+
+// memcpy's buffers: far past any last-level cache, so the copy runs at memory speed.
+constexpr std::size_t k_memcpy_bytes = std::size_t{256} << 20;
 
 struct run_command {
   std::string suite = "default";
@@ -165,7 +170,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   harness::bench_session session;
   const bool smoke = cmd.suite == "smoke";
   session.options.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.05 : 0.3);
-  session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : (smoke ? 0.2 : 0.1);
+  session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : 0.1;
   session.options.cell_timeout_s = cmd.cell_timeout_s;
   session.options.arrivals = cmd.arrival == "constant" ? harness::arrival::constant : harness::arrival::poisson;
   session.options.seed = cmd.seed;
@@ -189,12 +194,24 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   session.calibration = workloads::calibrate();
   nlohmann::json context = run_context(cmd, session, cores);
 
-  // Forking runners start their processes now, while this process is still single-threaded.
+  // The requests first (a workload's data, such as the memory workload's array, is made here), so that the
+  // worker processes inherit it; then the forking runners start their processes, while this process is
+  // still single-threaded.
+  try {
+    harness::register_cells(cells, session);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "conpar run: " << e.what() << "\n";
+    return k_exit_bad_input;
+  } catch (const std::system_error& e) {  // e.g. the memory workload's array could not be made
+    std::cerr << "conpar run: cannot prepare the workloads: " << e.what() << "\n";
+    return k_exit_write_failed;
+  }
+  // The plain bandwidth the memory workload's GB/s stand beside, measured in the same run.
+  if (session.max_bytes_per_request > 0) context["memcpy_gb_per_s"] = harness::memcpy_gb_per_s(k_memcpy_bytes);
   std::map<runners::runner*, unsigned> max_workers;
   for (const auto& c : cells) max_workers[c.runner] = std::max(max_workers[c.runner], c.load.workers);
   for (const auto& [r, w] : max_workers) r->prepare(w);
 
-  harness::register_cells(cells, session);
   std::vector<std::string> names;
   for (const auto& c : cells) names.push_back(c.name);
   harness::progress_reporter reporter(std::move(names));
@@ -208,6 +225,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   context["load_avg_after"] = {load[0], load[1], load[2]};
   for (auto& [k, v] : context.items()) doc["context"][k] = v;
   harness::finish_results(doc, session.histograms);
+  harness::add_sweep_results(doc, cells);
   try {
     harness::write_atomically(out, doc.dump(1) + "\n");
   } catch (const std::exception& e) {

@@ -99,19 +99,31 @@ std::vector<cell> build_matrix(const selection& sel, const std::vector<std::uniq
           for (const auto& [k, v] : params) shape += "/" + k + ":" + workloads::format_number(v);
           const auto add = [&](cell c) {
             if (filter && !std::regex_search(c.name, *filter)) return;
-            if (seen.insert(c.name).second) cells.push_back(std::move(c));
+            if (seen.insert(c.name).second) {
+              cells.push_back(std::move(c));
+              return;
+            }
+            auto& same = *std::find_if(cells.begin(), cells.end(), [&](const cell& x) { return x.name == c.name; });
+            for (auto& s : c.sweeps)
+              if (std::find(same.sweeps.begin(), same.sweeps.end(), s) == same.sweeps.end()) same.sweeps.push_back(s);
           };
-          const cell closed{&def, params, r.get(), *load, 0, 0, "", base + shape};
+          std::vector<std::string> sweeps;
+          if (!point.sweep.empty()) sweeps.emplace_back(point.sweep);
+          const cell closed{&def, params, r.get(), *load, 0, 0, "", sweeps, base + shape};
           if (sel.rates.empty()) add(closed);
           for (const double rate : sel.rates)
-            add({&def, params, r.get(), *load, rate, 0, "", base + "/rate:" + workloads::format_number(rate) + shape});
+            add({&def, params, r.get(), *load, rate, 0, "", {}, base + "/rate:" + workloads::format_number(rate) + shape});
           // The defaults' open-loop sweeps go with the defaults' load levels; chosen levels get only what is asked.
+          // seq's go unless asked for: it serves one request at a time, so fractions of its peak are rates so
+          // low (25/s for 10 ms sleeps) that the windows holding enough arrivals for a p99 took 80 s of the
+          // suite's 10 minutes, to show one queue.
           const bool default_loads = sel.workers.empty() && sel.concurrency.empty();
-          const auto& fractions = !sel.rate_fractions.empty()          ? sel.rate_fractions
-                                  : sel.rates.empty() && default_loads ? point.rate_fractions
-                                                                       : std::vector<double>{};
+          const bool default_sweep = sel.rates.empty() && default_loads && r->shape() != runners::runner_shape::sequential;
+          const auto& fractions = !sel.rate_fractions.empty() ? sel.rate_fractions
+                                  : default_sweep             ? point.rate_fractions
+                                                              : std::vector<double>{};
           for (const double f : fractions)
-            add({&def, params, r.get(), *load, 0, f, closed.name,
+            add({&def, params, r.get(), *load, 0, f, closed.name, {},
                  base + "/rate_fraction:" + workloads::format_number(f) + shape});
         }
       }

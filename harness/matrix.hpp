@@ -20,6 +20,9 @@ struct cell {
   double rate = 0;
   double rate_fraction = 0;
   std::string peak_cell;
+  // The experiments (default_point::sweep) this cell belongs to: one cell can serve several, e.g. cpu at 100 us
+  // on all cores is on the CPU-scaling curve and in the granularity sweep.
+  std::vector<std::string> sweeps;
   // <workload>/<runner>/workers:<W>/concurrency:<C>[/rate:<R>|/rate_fraction:<F>]/<param>:<value>...
   std::string name;
 

@@ -14,15 +14,31 @@ from results import Cell, Run, group_by, order_runners, run_date
 
 Series = dict[str, list[tuple[float, Cell]]]
 
+# The suite's experiments, as the rows name them (Cell.sweeps).
+GRANULARITY = "granularity"
+CROSSOVER = "crossover"
+
 
 def _series(points: list[tuple[float, Cell]]) -> Series:
     by_runner = group_by(points, lambda p: p[1].runner)
     return {r: sorted(by_runner[r], key=lambda p: p[0]) for r in order_runners(by_runner)}
 
 
+def granularity_only(run: Run) -> set[str]:
+    """The names of the cells of request shapes that only the granularity sweep ran. They are its section's
+    alone: as CPU scaling they would be sweeps of one level each, and in the map and the cost groups a dozen
+    sizes at one load. The shape it shares with CPU scaling (100 µs on every core) has cells outside it and stays.
+    Failed cells count too, so a failed scaling cell cannot hand its shape to the granularity sweep."""
+    groups = group_by([c for c in run.cells if not c.open_loop], lambda c: (c.workload, c.shape))
+    return {c.name for cells in groups.values() if all(GRANULARITY in c.sweeps for c in cells) for c in cells}
+
+
 def cpu_scaling(run: Run) -> dict[str, Series]:
-    """cpu cells with work_us > 0, x = the workers the sweep asked for."""
-    cells = [c for c in run.select("cpu") if (c.param("work_us") or 0) > 0 and c.get("items_per_second")]
+    """cpu cells with work_us > 0, x = the workers the sweep asked for; the granularity sweep's own sizes
+    left out."""
+    only = granularity_only(run)
+    cells = [c for c in run.select("cpu")
+             if (c.param("work_us") or 0) > 0 and c.get("items_per_second") and c.name not in only]
     return {label: _series([(sweep_workers(c, group), c) for c in group])
             for label, group in group_by(cells, Cell.shape_label).items()}
 
@@ -69,11 +85,84 @@ def io_bound(cell: Cell) -> float:
     return cell.concurrency * 1e6 / cell.param("wait_us")
 
 
+def granularity(run: Run) -> dict[str, Series]:
+    """Cells of the granularity sweep that carry an efficiency (their seq reference ran), x = the request's
+    compute time (work_us), one group per workload and request shape beside the size."""
+    cells = [c for c in run.select() if GRANULARITY in c.sweeps and c.get("efficiency") is not None]
+    return {label: _series([(c.param("work_us"), c) for c in group])
+            for label, group in group_by(cells, lambda c: c.shape_label(without=("work_us",))).items()}
+
+
+METG_EFFICIENCY = 0.5  # the efficiency the run's METG is for (conpar's k_metg_efficiency)
+METG_NAME = f"METG({100 * METG_EFFICIENCY:g}%)"
+
+
+def metg(points: list[tuple[float, Cell]]) -> tuple[float, bool] | None:
+    """A runner's METG(50%) in µs, and whether it is only an upper bound (50% already at the smallest size),
+    as the run put them on every cell of the runner's curve; None when the runner never keeps 50%."""
+    cell = next((c for _, c in points if c.get("metg50_us") is not None), None)
+    return None if cell is None else (cell.get("metg50_us"), bool(cell.get("metg50_below_sweep")))
+
+
+def memory_scaling(run: Run) -> dict[str, Series]:
+    """memory cells with a read bandwidth (gb_per_second), x = the workers the sweep asked for, as CPU scaling."""
+    cells = [c for c in run.select("memory") if c.get("gb_per_second")]
+    return {label: _series([(sweep_workers(c, group), c) for c in group])
+            for label, group in group_by(cells, Cell.shape_label).items()}
+
+
+MEMCPY_TRAFFIC = 2  # a copy reads and writes each byte: its memory traffic is twice the bytes copied (STREAM's Copy)
+
+
+def memcpy_gb_per_s(run: Run) -> float | None:
+    """What one thread's memcpy copied per second in the same run (GB/s); None in a file from before it was
+    measured."""
+    value = run.context.get("memcpy_gb_per_s")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    return float(value) if ok else None
+
+
 def crossover(run: Run) -> dict[str, Series]:
-    """mixed cells, x = cpu_share, one group per request size."""
+    """mixed cells, x = cpu_share, one group per request size: the cells tagged as the crossover sweep when
+    the run tags it (other mixed cells serve other experiments), every mixed cell in an older run."""
     cells = [c for c in run.select("mixed") if c.param("cpu_share") is not None and c.get("items_per_second")]
+    cells = [c for c in cells if CROSSOVER in c.sweeps] or cells
     return {label: _series([(c.param("cpu_share"), c) for c in group])
             for label, group in group_by(cells, lambda c: c.shape_label(without=("cpu_share",))).items()}
+
+
+TIE = 0.05  # two throughputs less than 5% apart: neither runner leads
+
+
+@dataclass
+class Lead:
+    """Which of two runners delivers more requests/s at each CPU share both ran."""
+
+    shares: list[float]  # ascending
+    leaders: list[str | None]  # per share: the runner ahead by TIE or more; None: a tie, or a noisy cell
+    crossings: list[tuple[str, str, float]]  # per change of leader: (from, to, the share where it changes)
+
+
+def lead(series: Series, a: str, b: str) -> Lead:
+    """Where runners a and b swap places by throughput as the CPU share grows. A change of leader is placed
+    where their relative difference crosses zero, interpolated linearly in share between the last share
+    one led and the first the other led (ties in between are skipped over)."""
+    at_a, at_b = dict(series[a]), dict(series[b])
+    shares = sorted(at_a.keys() & at_b.keys())
+    diffs, leaders = [], []
+    for x in shares:
+        ra, rb = at_a[x].get("items_per_second"), at_b[x].get("items_per_second")
+        d = (ra - rb) / max(ra, rb)  # relative, so the low-share end (more requests/s) weighs no more
+        diffs.append(d)
+        leaders.append(None if abs(d) < TIE or at_a[x].noisy or at_b[x].noisy else a if d > 0 else b)
+    decided = [i for i, who in enumerate(leaders) if who]
+    crossings = []
+    for i, j in zip(decided, decided[1:]):
+        if leaders[i] != leaders[j]:
+            # The differences have opposite signs, each at least TIE: the crossing lies strictly between.
+            crossings.append((leaders[i], leaders[j],
+                              shares[i] + (shares[j] - shares[i]) * diffs[i] / (diffs[i] - diffs[j])))
+    return Lead(shares, leaders, crossings)
 
 
 def main_concurrency(series: Series) -> int:
@@ -258,12 +347,18 @@ def coinciding(cells: list[Cell]) -> list[Cell]:
 
 
 def map_points(run: Run) -> list[Cell]:
-    return [c for c in run.select() if (c.get("in_flight") or 0) > 0 and c.get("busy_cores") is not None]
+    """Every closed-loop cell with an achieved concurrency and parallelism, but the granularity sweep's own
+    sizes: a dozen sizes at one load would pile up on one spot."""
+    only = granularity_only(run)
+    return [c for c in run.select()
+            if (c.get("in_flight") or 0) > 0 and c.get("busy_cores") is not None and c.name not in only]
 
 
 def cost_groups(run: Run) -> dict[str, list[Cell]]:
-    """Cells with the same request and the same concurrency, compared across runners."""
-    cells = [c for c in run.select() if c.get("cpu_us_per_request") is not None]
+    """Cells with the same request and the same concurrency, compared across runners (the granularity
+    sweep's own sizes left out: its section compares them)."""
+    only = granularity_only(run)
+    cells = [c for c in run.select() if c.get("cpu_us_per_request") is not None and c.name not in only]
     groups = group_by(cells, lambda c: f"{c.shape_label()}, {c.concurrency:,} in flight")
     order = {r: i for i, r in enumerate(order_runners(c.runner for c in cells))}
     return {k: sorted(v, key=lambda c: order[c.runner]) for k, v in groups.items()}

@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLoca
 
 import experiments as ex
 import fmt
+import verdicts
 from fmt import duration_us, plural
 from results import PERCENTILES, Run, machine_class, order_runners, short_commit
 
@@ -30,8 +31,8 @@ matplotlib.rcParams.update({
 
 RUNNER_COLORS = {"seq": "#555555", "coro": "#1f77b4", "threads": "#ff7f0e", "procs": "#2ca02c"}
 OTHER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^"}
-OTHER_MARKERS = ("D", "v", "P", "X")
+WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^", "memory": "D"}
+OTHER_MARKERS = ("v", "P", "X", "*")
 WIDTH = 9.0  # inches; the legend sits right of the axes, never over the data
 
 
@@ -74,44 +75,126 @@ def _panels(n: int, height: float) -> tuple[Figure, list]:
     return fig, list(fig.subplots(n, 1, squeeze=False)[:, 0])
 
 
+def _worker_sweep(ax, run: Run, series: ex.Series, key: str) -> list[tuple[float, float]]:
+    """One panel of a sweep over workers (CPU scaling, memory bandwidth): each runner's `key` against W (log2),
+    its ideal (W x its own 1-worker value), a one-cell runner (seq) drawn across as the reference, the core
+    count. Returns the noisy points, for the caller to ring after its own lines."""
+    runners = run.runners()
+    noisy: list[tuple[float, float]] = []
+    levels = sorted({w for points in series.values() for w, _ in points})
+    for runner, points in series.items():
+        xs = [w for w, _ in points]
+        ys = [c.get(key) for _, c in points]
+        noisy += [(w, c.get(key)) for w, c in points if c.noisy]
+        col = color(runner, runners)
+        if len(points) == 1:  # a one-cell runner (seq) is the reference level, drawn across
+            ax.axhline(ys[0], color=col, ls=":", lw=1.2, label=f"{runner} ({xs[0]:g} worker)")
+            ax.plot(xs, ys, "o", color=col)
+            continue
+        ax.plot(xs, ys, "o-", color=col, lw=1.8, label=runner)
+        base = next((c.get(key) for w, c in points if w == 1), None)
+        if base is not None:
+            ax.plot(levels, [w * base for w in levels], "--", color=col, lw=1, alpha=0.7,
+                    label=f"{runner} ideal (W x 1-worker)")
+    if run.cores:
+        ax.axvline(run.cores, color="black", ls="-.", lw=1, label=plural(run.cores, "core"))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(levels)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("workers W (coro: one thread, W x the per-worker requests in flight)")
+    return noisy
+
+
 def cpu_scaling(run: Run) -> tuple[Figure, str] | None:
     groups = ex.cpu_scaling(run)
+    if not groups:
+        return None
+    fig, axes = _panels(len(groups), 4.2)
+    for ax, (label, series) in zip(axes, groups.items()):
+        _mark_noisy(ax, _worker_sweep(ax, run, series, "items_per_second"))
+        ax.set_ylim(bottom=0)
+        _thousands(ax.yaxis)
+        ax.set_title(f"{label} (closed loop)")
+        ax.set_ylabel("throughput (requests/s)")
+        _legend_outside(ax)
+    return fig, ("Throughput against workers for CPU-bound requests; dashed: each runner's ideal "
+                 "(W times its own 1-worker throughput); dash-dotted: the core count.")
+
+
+def memory_scaling(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.memory_scaling(run)
+    if not groups:
+        return None
+    memcpy = ex.memcpy_gb_per_s(run)
+    fig, axes = _panels(len(groups), 4.2)
+    for ax, (label, series) in zip(axes, groups.items()):
+        noisy = _worker_sweep(ax, run, series, "gb_per_second")
+        if memcpy:
+            ax.axhline(memcpy, color="black", lw=1, alpha=0.6, label=f"memcpy, 1 thread: {fmt.num(memcpy)} GB/s copied")
+            traffic = ex.MEMCPY_TRAFFIC * memcpy
+            # Dash-dot-dotted: seq's reference level is dotted, the ideals dashed, the core count dash-dotted.
+            ax.axhline(traffic, color="black", ls=(0, (5, 2, 1, 2, 1, 2)), lw=1.2,
+                       label=f"its traffic (read + write): {fmt.num(traffic)} GB/s")
+        _mark_noisy(ax, noisy)
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"Memory bandwidth: {label} (closed loop)")
+        ax.set_ylabel("read bandwidth (GB/s)")
+        _legend_outside(ax)
+    what = ("Read bandwidth (bytes each request sums x requests/s) against workers for requests that stream their "
+            "own slice of an array larger than the last-level cache; dashed: each runner's ideal (W times its own "
+            "1-worker bandwidth); dotted: seq's (one worker); dash-dotted: the core count")
+    if memcpy:
+        what += ("; solid grey: what one thread's memcpy copied per second in the same run; dash-dot-dotted: its memory "
+                 "traffic, twice that (each byte read and written, as STREAM's Copy counts it)")
+    return fig, what + "."
+
+
+def granularity(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.granularity(run)
     if not groups:
         return None
     runners = run.runners()
     fig, axes = _panels(len(groups), 4.2)
     for ax, (label, series) in zip(axes, groups.items()):
         noisy: list[tuple[float, float]] = []
-        levels = sorted({w for points in series.values() for w, _ in points})
         for runner, points in series.items():
-            xs = [w for w, _ in points]
-            ys = [c.get("items_per_second") for _, c in points]
-            noisy += [(w, c.get("items_per_second")) for w, c in points if c.noisy]
+            xs = [x for x, _ in points]
+            ys = [c.get("efficiency") for _, c in points]
+            noisy += [(x, c.get("efficiency")) for x, c in points if c.noisy]
             col = color(runner, runners)
-            if len(points) == 1:  # a one-cell runner (seq) is the reference level, drawn across
-                ax.axhline(ys[0], color=col, ls=":", lw=1.2, label=f"{runner} ({xs[0]:g} worker)")
-                ax.plot(xs, ys, "o", color=col)
-                continue
-            ax.plot(xs, ys, "o-", color=col, lw=1.8, label=runner)
-            base = next((c.get("items_per_second") for w, c in points if w == 1), None)
-            if base is not None:
-                ax.plot(levels, [w * base for w in levels], "--", color=col, lw=1, alpha=0.7,
-                        label=f"{runner} ideal (W x 1-worker)")
-        if run.cores:
-            ax.axvline(run.cores, color="black", ls="-.", lw=1, label=plural(run.cores, "core"))
+            load = f"{plural(points[0][1].workers, 'worker')}, {points[0][1].concurrency:,} in flight"
+            m = ex.metg(points)
+            if runner == "seq":
+                what = "the reference"  # its efficiency is 1 at every size by definition
+            else:
+                what = f"METG {fmt.metg(*m)}" if m else f"never {100 * ex.METG_EFFICIENCY:g}%"
+            ax.plot(xs, ys, "o-", color=col, lw=1.8, ms=4, label=f"{runner} ({load}): {what}")
+            if m and runner != "seq":
+                # The straight segment on the log axis crosses 50% at the METG, which the run interpolated
+                # on log(size); an upper bound sits on the smallest size's own point.
+                size, at_most = m
+                own = next((c.get("efficiency") for x, c in points if x == size), ex.METG_EFFICIENCY)
+                ax.plot(size, own if at_most else ex.METG_EFFICIENCY, "<" if at_most else "D", ms=9, color=col,
+                        mfc="white", mew=1.8, zorder=4)
+        ax.axhline(ex.METG_EFFICIENCY, color="black", ls="--", lw=1,
+                   label=f"{100 * ex.METG_EFFICIENCY:g}% efficiency")
+        ax.plot([], [], "D", ms=8, color="black", mfc="white", label="METG (<: at most the smallest size)")
         _mark_noisy(ax, noisy)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(levels)
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.set_ylim(bottom=0)
-        _thousands(ax.yaxis)
-        ax.set_title(f"{label} (closed loop)")
-        ax.set_xlabel("workers W (coro: one thread, W x the per-worker requests in flight)")
-        ax.set_ylabel("throughput (requests/s)")
+        sizes = [x for points in series.values() for x, _ in points]
+        _log_axis(ax, "x", min(sizes), max(sizes))
+        top = max(c.get("efficiency") for points in series.values() for _, c in points)
+        ax.set_ylim(0, max(1.1, 1.05 * top))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
+        ax.set_title(f"Granularity: efficiency vs request size ({label}, closed loop)")
+        ax.set_xlabel("request size: compute time per request (\u00b5s)")
+        ax.set_ylabel("efficiency (throughput x seq's\ntime per request / workers)")
         _legend_outside(ax)
-    return fig, ("Throughput against workers for CPU-bound requests; dashed: each runner's ideal "
-                 "(W times its own 1-worker throughput); dash-dotted: the core count.")
+    return fig, ("Efficiency against the request size, log x: a runner's throughput times seq's time per "
+                 "request at the same size (1 / seq's throughput), divided by its workers, so 100% is seq's "
+                 "speed on every worker (the median over the repetitions). Dashed: 50%; diamonds: each runner's "
+                 "METG(50%), the smallest request size from which on it keeps 50% (Task Bench's metric, "
+                 "interpolated on log size); <: 50% already at the smallest size, so the METG is at most that.")
 
 
 def io_scaling(run: Run) -> tuple[Figure, str] | None:
@@ -180,8 +263,9 @@ def crossover(run: Run) -> tuple[Figure, str] | None:
         ax.set_xlabel("CPU share of the request (compute time / request time)")
         ax.set_ylabel("throughput (requests/s)")
         _legend_outside(ax)
-    return fig, ("Throughput against the CPU share of a compute-wait-compute request; dotted and dashed: "
-                 "the bound with one core and with every core at the group's concurrency.")
+    return fig, " ".join(["Throughput against the CPU share of a compute-wait-compute request; dotted and dashed: "
+                          "the bound with one core and with every core at the group's concurrency.",
+                          *verdicts.crossover_swaps(run)])
 
 
 NINES = [-np.log10(1 - q) for q in (0.5, 0.9, 0.99, 0.999)]  # p50..p99.9 evenly spaced: one step per nine

@@ -54,3 +54,8 @@ def duration_us(us: float) -> str:
 def plural(n: float, word: str) -> str:
     """'1 core', '2 cores', '1,000 workers'."""
     return f"{n:,g} {word}" if n == 1 else f"{n:,g} {word}s"
+
+
+def metg(us: float, at_most: bool) -> str:
+    """A METG: '0.42 µs', or '<= 0.1 µs' when 50% is reached at the sweep's smallest size already."""
+    return f"{'<= ' if at_most else ''}{num(us)} \u00b5s"

@@ -42,7 +42,11 @@ class Section:
 
 SECTIONS = (
     Section("cpu-scaling", "CPU scaling", figures.cpu_scaling, (tables.cpu_scaling,), verdicts.cpu_scaling,
-            "no successful cpu cell with work_us > 0 in this run"),
+            "no successful cpu cell with work_us > 0 outside the granularity sweep's own sizes in this run"),
+    Section("granularity", "Granularity", figures.granularity, (tables.granularity,), verdicts.granularity,
+            "no successful cell of the granularity sweep with an efficiency in this run"),
+    Section("memory", "Memory bandwidth", figures.memory_scaling, (tables.memory_scaling,), verdicts.memory_scaling,
+            "no successful memory cell with gb_per_second in this run"),
     Section("io-scaling", "I/O scaling", figures.io_scaling, (tables.io_scaling,), verdicts.io_scaling,
             "no successful sleep cell in this run"),
     Section("crossover", "Crossover", figures.crossover, (tables.crossover,), verdicts.crossover,
@@ -124,7 +128,8 @@ def context_rows(run: Run) -> list[list[str]]:
     ctx = run.context
     keys = ("suite", "cpu_model", "cores", "kernel", "git_commit", "build_type", "compiler", "cxx_flags",
             "sanitizers", "date", "host_name", "duration_s", "warmup_s", "repetitions", "noise_cv_limit",
-            "load_avg_before", "load_avg_after", "iterations_per_us", "schema_version", "conpar_version")
+            "load_avg_before", "load_avg_after", "iterations_per_us", "memcpy_gb_per_s", "schema_version",
+            "conpar_version")
     rows = []
     for k in keys:
         if k in ctx:

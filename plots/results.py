@@ -52,6 +52,8 @@ class Cell:
     missing: dict[str, str] = field(default_factory=dict)
     # each iteration row's numbers, in file order: a comparison tests them all, not one median
     repetitions: list[dict[str, float]] = field(default_factory=list)
+    # the suite's experiments the cell serves ("granularity", "crossover"); a cell can serve several
+    sweeps: tuple[str, ...] = ()
 
     def get(self, key: str) -> float | None:
         return self.counters.get(key)
@@ -267,13 +269,20 @@ def _numbers(row: dict) -> dict[str, float]:
     return {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def _sweeps(rows: list[dict]) -> tuple[str, ...]:
+    """The sweeps the cell's rows name, in the order they first appear (every row carries the same list)."""
+    names = [s for r in rows if isinstance(r.get("sweeps"), list) for s in r["sweeps"] if isinstance(s, str)]
+    return tuple(dict.fromkeys(names))
+
+
 def _reduce(name: str, rows: list[dict]) -> Cell:
     workload, runner, params = _parse_name(name)
     iterations = [r for r in rows if r.get("run_type", "iteration") == "iteration"]
     failed = [r for r in rows if r.get("error_occurred")]
     if failed:
         # One failed repetition makes the whole cell untrustworthy: it gets no numbers.
-        return Cell(name, workload, runner, params, error=str(failed[0].get("error_message") or "no message"))
+        return Cell(name, workload, runner, params, error=str(failed[0].get("error_message") or "no message"),
+                    sweeps=_sweeps(rows))
 
     median = next((r for r in rows if r.get("run_type") == "aggregate" and r.get("aggregate_name") == "median"), None)
     if median is not None:
@@ -300,4 +309,4 @@ def _reduce(name: str, rows: list[dict]) -> Cell:
 
     noisy = any(r.get("noisy") for r in rows)
     return Cell(name, workload, runner, params, counters, noisy=noisy, missing=missing,
-                repetitions=[_numbers(r) for r in iterations])
+                repetitions=[_numbers(r) for r in iterations], sweeps=_sweeps(rows))

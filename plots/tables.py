@@ -62,6 +62,55 @@ def cpu_scaling(run: Run) -> list[Table]:
     return tables
 
 
+def granularity(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.granularity(run).items():
+        runners = list(series)
+        header = [f"{r} ({fmt.count(series[r][0][1].workers)} W, {fmt.count(series[r][0][1].concurrency)} in flight)"
+                  for r in runners]
+        rows = []
+        for size in sorted({x for points in series.values() for x, _ in points}):
+            at = [next((c for x, c in series[r] if x == size), None) for r in runners]
+            rows.append([f"{size:,g}"] + [fmt.MISSING if c is None else fmt.pct(c.get("efficiency"))
+                                           + (" (noisy)" if c.noisy else "") for c in at])
+        metgs = [ex.metg(series[r]) for r in runners]
+        rows.append([ex.METG_NAME] + [fmt.metg(*m) if m else "not reached" for m in metgs])
+        failed = [c for c in run.cells if not c.ok and ex.GRANULARITY in c.sweeps
+                  and c.shape_label(without=("work_us",)) == label]
+        tables.append(Table(f"Granularity: {label} (efficiency by request size)",
+                            ["request size (\u00b5s)", *header], rows,
+                            notes=[f"Efficiency: throughput x seq's time per request at the same size / workers "
+                                   f"(median over the repetitions). {ex.METG_NAME}: the smallest size from which on "
+                                   f"the runner keeps {100 * ex.METG_EFFICIENCY:g}%, interpolated on log(size); <=: "
+                                   "reached at the smallest size already."]
+                                  + [f"{c.name}: error: {c.error}" for c in failed]))
+    return tables
+
+
+def memory_scaling(run: Run) -> list[Table]:
+    memcpy = ex.memcpy_gb_per_s(run)
+    tables = []
+    for label, series in ex.memory_scaling(run).items():
+        rows = []
+        for runner, points in series.items():
+            for w, c in points:
+                s = ex.speedup(points, w)
+                rows.append([runner, f"{w:g}", fmt.count(c.workers), fmt.count(c.concurrency),
+                             fmt.num(c.get("gb_per_second")), fmt.ratio(s), fmt.pct(s / w if s is not None else None),
+                             fmt.num(c.get("busy_cores")), fmt.num(c.get("rss_peak_mb")), flags(c)])
+        rows += [[c.runner, fmt.MISSING, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 5)]
+                 for c in _failed(run, "memory", label, Cell.shape_label)]
+        notes = ["GB/s: bytes each request reads x requests/s (1e9 bytes). Peak RSS is summed over processes and "
+                 "the array counts once in each process that maps it, so each procs worker adds it."]
+        if memcpy:
+            notes.append(f"One thread's memcpy in the same run: {fmt.num(memcpy)} GB/s copied, "
+                         f"{fmt.num(ex.MEMCPY_TRAFFIC * memcpy)} GB/s of memory traffic (read + write).")
+        tables.append(Table(f"Memory bandwidth: {label}",
+                            ["runner", "sweep W", "workers", "in flight", "GB/s read", "speed-up vs own 1 worker",
+                             "% of ideal", "busy cores", "peak RSS (MB)", "flags"], rows, notes=notes))
+    return tables
+
+
 def io_scaling(run: Run) -> list[Table]:
     tables = []
     for label, series in ex.io_scaling(run).items():

@@ -3,6 +3,7 @@ number from a noisy cell says so. Each function returns a list of sentences (emp
 from __future__ import annotations
 
 import statistics
+from itertools import groupby
 
 import experiments as ex
 import fmt
@@ -11,7 +12,7 @@ from results import PERCENTILES, Cell, Run, machine_class, short_commit
 # A runner whose busy cores stay below this while throughput stays near its 1-worker level is
 # concurrent but not parallel.
 ONE_CORE = 1.1
-NEAR_IDEAL = 0.9  # "within the bound" for I/O scaling
+NEAR_IDEAL = 0.9  # "within the bound" for I/O scaling; "scales with the cores" for memory bandwidth
 
 
 def _and(parts: list[str]) -> str:
@@ -115,6 +116,84 @@ def cpu_scaling(run: Run) -> list[str]:
     return out
 
 
+def granularity(run: Run) -> list[str]:
+    groups = ex.granularity(run)
+    if not groups and any(c.ok and ex.GRANULARITY in c.sweeps for c in run.cells):
+        return ["Granularity: the sweep ran but its cells carry no efficiency: its seq reference cells did not "
+                "run, so there is no METG."]
+    out = []
+    on = f" on {fmt.plural(run.cores, 'core')}" if run.cores else ""
+    for label, series in groups.items():
+        parts = []
+        for runner, points in series.items():
+            if runner == "seq":
+                continue  # the reference: its efficiency is 1 at every size by definition
+            m = ex.metg(points)
+            if m is None:
+                size, best = max(points, key=lambda p: p[1].get("efficiency"))
+                text = f"{runner} not reached (best {fmt.pct(best.get('efficiency'))} at {size:,g} \u00b5s)"
+            else:
+                text = f"{runner} {fmt.metg(*m)}"
+            # The METG rests on the whole curve (from which size on every size keeps 50%), so any noisy cell
+            # of it can move it.
+            parts.append(f"{text} (noisy)" if any(c.noisy for _, c in points) else text)
+        if parts:
+            reference = " (seq is the reference)" if "seq" in series else ""
+            out.append(f"{ex.METG_NAME}{on} ({label}), the smallest request from which on a runner keeps "
+                       f"{100 * ex.METG_EFFICIENCY:g}% efficiency: {_and(parts)}{reference}.")
+    return out
+
+
+def memory_scaling(run: Run) -> list[str]:
+    memcpy = ex.memcpy_gb_per_s(run)
+    copy = (f"one thread's memcpy copies {fmt.num(memcpy)} GB/s ({fmt.num(ex.MEMCPY_TRAFFIC * memcpy)} GB/s of "
+            "traffic)" if memcpy else "the run's context has no memcpy_gb_per_s to set it beside (an older file)")
+    out = []
+    for label, series in ex.memory_scaling(run).items():
+        scaling = {r: p for r, p in series.items() if len(p) > 1 and ex.speedup(p, 1) is not None}
+        if not scaling:
+            out.append(f"Memory bandwidth ({label}): no runner has both a 1-worker cell and a larger one, so there "
+                       f"is no scaling to judge; {copy}.")
+            continue
+        at = ex.cited_level(sorted({w for p in scaling.values() for w, _ in p}), run.cores)
+        where = fmt.plural(at, "worker") + (f" on {fmt.plural(run.cores, 'core')}" if run.cores else "")
+        # The bytes per request are fixed within a group, so the throughput's speed-up is the bandwidth's.
+        cited = {r: (c, ex.speedup(p, at)) for r, p in scaling.items()
+                 if (c := next((c for w, c in p if w == at), None)) is not None}
+        parts = [_n(c, f"{r} {fmt.num(c.get('gb_per_second'))} GB/s ({fmt.ratio(s)} of 1 worker, "
+                       f"{fmt.pct(s / at)} of ideal, {fmt.num(c.get('busy_cores'))} busy cores)")
+                 for r, (c, s) in cited.items()]
+        out.append(f"Memory bandwidth ({label}), read at {where}: {_and(parts)}; {copy}.")
+        if at <= 1:
+            continue  # one worker is all the cores: nothing could run out before them
+
+        # A runner on one core (coro) is flat whatever the bandwidth: its curve cannot tell. A core stalled on
+        # memory still counts as busy, so a flat curve means bandwidth ran out only where the cores were busy.
+        busy = {r: c.get("busy_cores") or 0 for r, (c, _) in cited.items()}
+        one_core = [r for r in cited if busy[r] < ONE_CORE]
+        scaled = [_n(c, r) for r, (c, s) in cited.items() if r not in one_core and s >= NEAR_IDEAL * at]
+        flat = [(r, c) for r, (c, s) in cited.items() if r not in one_core and s < NEAR_IDEAL * at]
+        starved = [_n(c, r) for r, c in flat if busy[r] >= NEAR_IDEAL * at]
+        spare = [(r, c) for r, c in flat if busy[r] < NEAR_IDEAL * at]
+        if starved:
+            out.append(f"{_and(starved)} flatten{'s' if len(starved) == 1 else ''} before the cores run out (below "
+                       f"{fmt.pct(NEAR_IDEAL)} of ideal at {where}, the cores busy): memory bandwidth, not cores, "
+                       "ran out.")
+        if spare:
+            out.append(f"{_and([_n(c, r) for r, c in spare])} {'falls' if len(spare) == 1 else 'fall'} below "
+                       f"{fmt.pct(NEAR_IDEAL)} of ideal at {where} with cores to spare "
+                       f"({_and([fmt.num(busy[r]) for r, _ in spare])} busy): the workers did not keep the cores "
+                       "busy, so this does not show that memory bandwidth ran out.")
+        if scaled:
+            out.append(f"{_and(scaled)} scale{'s' if len(scaled) == 1 else ''} with the cores ({fmt.pct(NEAR_IDEAL)} "
+                       f"of ideal or more at {where}): the memory bandwidth did not run out before the cores did.")
+        if one_core:
+            out.append(f"{_and(one_core)} {'runs' if len(one_core) == 1 else 'run'} on one core: "
+                       f"{'its' if len(one_core) == 1 else 'their'} curve is one thread's bandwidth at every level, "
+                       "so it cannot show where the memory's runs out.")
+    return out
+
+
 def io_scaling(run: Run) -> list[str]:
     out = []
     for label, series in ex.io_scaling(run).items():
@@ -153,31 +232,83 @@ def io_scaling(run: Run) -> list[str]:
     return out
 
 
+def _share(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _lead_text(lead: ex.Lead) -> str:
+    """'coro leads up to ~35% CPU, threads from there on', 'threads ahead over the whole range (tied up to
+    10%)': who leads a pair where, and where they tie."""
+    ties = []
+    for tied, group in groupby(zip(lead.shares, lead.leaders), key=lambda p: p[1] is None):
+        if tied:
+            span = [x for x, _ in group]
+            lo, hi = span[0], span[-1]
+            ties.append(f"at {_share(lo)}" if lo == hi else f"up to {_share(hi)}" if lo == lead.shares[0]
+                        else f"from {_share(lo)}" if hi == lead.shares[-1] else f"from {_share(lo)} to {_share(hi)}")
+    if not any(lead.leaders):
+        return "tied over the whole range"
+    if lead.crossings:
+        crossings = lead.crossings
+        steps = [f"{crossings[0][0]} leads up to ~{_share(crossings[0][2])} CPU"]
+        steps += [f"{to} from there to ~{_share(nxt[2])}" for (_, to, _), nxt in zip(crossings, crossings[1:])]
+        steps.append(f"{crossings[-1][1]} from there on")
+        text = ", ".join(steps)
+    else:
+        text = f"{next(who for who in lead.leaders if who)} ahead over the whole range"
+    return text + (f" (tied {_and(ties)})" if ties else "")
+
+
+def _at_concurrency(series: ex.Series) -> ex.Series:
+    """The runners' cells at the group's main concurrency: a 1-in-flight reference (seq) is another load."""
+    conc = ex.main_concurrency(series)
+    at_conc = {r: [(x, c) for x, c in p if c.concurrency == conc] for r, p in series.items()}
+    return {r: p for r, p in at_conc.items() if p}
+
+
+def _swaps(label: str, series: ex.Series) -> str | None:
+    """One sentence: for each pair of runners, where they swap places by throughput as the CPU share grows."""
+    conc = ex.main_concurrency(series)
+    at_conc = _at_concurrency(series)
+    runners = list(at_conc)
+    parts = []
+    for i, a in enumerate(runners):
+        for b in runners[i + 1:]:
+            lead = ex.lead(at_conc, a, b)
+            if len(lead.shares) > 1:
+                parts.append(f"{a} vs {b}: {_lead_text(lead)}")
+    if not parts:
+        return None
+    shares = sorted({x for p in at_conc.values() for x, _ in p})
+    return (f"Who leads as the CPU share grows ({label}, {conc:,} in flight, {_share(shares[0])} to "
+            f"{_share(shares[-1])} CPU; less than {ex.TIE:.0%} apart, or a noisy cell, is a tie): "
+            f"{'; '.join(parts)}.")
+
+
+def crossover_swaps(run: Run) -> list[str]:
+    """The crossover verdict's swap sentences alone, for the figure's caption."""
+    return [s for label, series in ex.crossover(run).items() if (s := _swaps(label, series))]
+
+
 def crossover(run: Run) -> list[str]:
     out = []
     for label, series in ex.crossover(run).items():
         conc = ex.main_concurrency(series)
-        at_conc = {r: [(x, c) for x, c in p if c.concurrency == conc] for r, p in series.items()}
-        at_conc = {r: p for r, p in at_conc.items() if p}
+        at_conc = _at_concurrency(series)
         shares = sorted({x for p in at_conc.values() for x, _ in p})
-        leaders, parts = [], []
+        parts = []
         for share in shares:
             cells = [c for p in at_conc.values() for x, c in p if x == share]
             best = max(cells, key=_rate)
-            leaders.append((share, best.runner))
             rest = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} ({fmt.ratio(_rate(c) / _rate(best))})")
                     for c in cells if c is not best]
             text = _n(best, f"at cpu_share {share:g} {best.runner} leads with {fmt.rate(_rate(best))}")
             parts.append(text + (f", {_and(rest)}" if rest else ""))
         out.append(f"Crossover ({label}, {conc:,} in flight): {'; '.join(parts)}.")
 
-        changes = [f"from {a[1]} to {b[1]} between cpu_share {a[0]:g} and {b[0]:g}"
-                   for a, b in zip(leaders, leaders[1:]) if a[1] != b[1]]
-        if changes:
-            out.append(f"The lead passes {_and(changes)}.")
-        elif len(leaders) > 1:
-            out.append(f"{leaders[0][1]} leads at every CPU share measured ({leaders[0][0]:g} to {leaders[-1][0]:g}): "
-                       "no crossover in this range.")
+        swaps = _swaps(label, series)
+        if swaps:
+            out.append(swaps)
 
         request_us = next(iter(at_conc.values()))[0][1].param("request_us")
         flat = [(r, p) for r, p in at_conc.items() if all((c.get("busy_cores") or 0) < ONE_CORE for _, c in p)]

@@ -31,6 +31,7 @@ boost::asio::awaitable<std::uint64_t> execute_awaitable(const request& r, boost:
         if (!co_await wait_micros(timer, s.arg, limit)) throw_cut_off(r);
         acc = fold_wait(acc, s.arg);
         break;
+      case step_kind::stream: acc = run_stream(r, acc, s.arg); break;  // CPU-side work, like compute
       case step_kind::fail: fail_if_due(r, s.arg); break;
       case step_kind::stall:
         if (const auto us = stall_us(r, s.arg); us > 0 && !co_await wait_micros(timer, us, limit)) throw_cut_off(r);

@@ -34,6 +34,7 @@ std::uint64_t execute_blocking(const request& r, clock::time_point limit) {
         if (!sleep_micros(s.arg, limit)) throw_cut_off(r);
         acc = fold_wait(acc, s.arg);
         break;
+      case step_kind::stream: acc = run_stream(r, acc, s.arg); break;  // CPU-side work, like compute
       case step_kind::fail: fail_if_due(r, s.arg); break;
       case step_kind::stall:
         if (const auto us = stall_us(r, s.arg); us > 0 && !sleep_micros(us, limit)) throw_cut_off(r);

@@ -1,7 +1,9 @@
 // The workload catalog: each entry is data (parameters, request shape, default sweep), no runner code.
 #include <algorithm>
+#include <stdexcept>
 
 #include "workloads/kernel.hpp"
+#include "workloads/memory.hpp"
 #include "workloads/workload.hpp"
 
 namespace conpar::workloads {
@@ -38,6 +40,9 @@ std::vector<load_point> worker_sweep(unsigned cores) {
   return loads;
 }
 
+// The granularity sweep (Task Bench's METG): request sizes from 0.1 us to 10 ms, about x3 a step, at all cores.
+const std::vector<double> k_granularity_us = {0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000};
+
 // The open-loop sweep: fractions of each runner's peak, up to just past it (where it saturates).
 const std::vector<double> k_rate_fractions = {0.25, 0.5, 0.75, 0.9, 1.0, 1.1};
 
@@ -62,8 +67,11 @@ const std::vector<workload_def>& catalog() {
        },
        [](unsigned cores) {
          // work_us 0 measures what each runner adds per request; 64 in flight lets it pipeline.
-         return std::vector<default_point>{{{{"work_us", 100}}, worker_sweep(cores)},
+         std::vector<default_point> points{{{{"work_us", 100}}, worker_sweep(cores)},
                                            {{{"work_us", 0}}, {{1, 1}, {1, 64}}}};
+         for (double us : k_granularity_us)
+           points.push_back({{{"work_us", us}}, {{cores, cores * k_requests_per_worker}}, {}, "granularity"});
+         return points;
        }},
       {"sleep",
        "each request waits wait_us microseconds (the stand-in for a remote call)",
@@ -93,12 +101,30 @@ const std::vector<workload_def>& catalog() {
          add_compute(spec.prototype, n, spec.work_us / 2, cal);
        },
        [](unsigned) {
-         // 16 in flight: enough that waiting can overlap, few enough that CPU shares separate the runners.
+         // The crossover sweep, CPU share 0% .. 100% in steps of 10%, at 16 in flight: enough that waiting can
+         // overlap, few enough that CPU shares separate the runners.
          std::vector<default_point> points;
-         for (double share : {0.1, 0.5, 0.9}) points.push_back({{{"request_us", 1000}, {"cpu_share", share}}, {{16, 16}}});
+         for (int tenths = 0; tenths <= 10; ++tenths)
+           points.push_back({{{"request_us", 1000}, {"cpu_share", tenths / 10.0}}, {{16, 16}}, {}, "crossover"});
          points.push_back({{{"request_us", 1000}, {"cpu_share", 0.5}}, {{16, 16}}, k_rate_fractions});
          return points;
        }},
+      {"memory",
+       "each request sums its own slice_kib slice of an array_mib array (larger than the last-level cache): "
+       "the work that stops scaling when memory bandwidth, not cores, runs out",
+       {{"array_mib", 256, 1, 16384, "size of the array the requests stream over, in MiB"},
+        {"slice_kib", 1024, 4, 1 << 20, "bytes each request reads, in KiB"}},
+       [](workload_spec& spec, const calibration&) {
+         const stream_shape shape{static_cast<std::uint32_t>(param(spec, "array_mib") * 1024),
+                                  static_cast<std::uint32_t>(param(spec, "slice_kib"))};
+         if (shape.slices() == 0)
+           throw std::invalid_argument("memory: slice_kib=" + format_number(shape.slice_kib) +
+                                       " is larger than the array (array_mib=" + format_number(param(spec, "array_mib")) + ")");
+         spec.bytes = static_cast<double>(shape.slice_kib) * 1024;
+         spec.prototype.steps[0] = step{step_kind::stream, shape.pack()};
+         (void)memory_array_of(shape);  // made now, before the worker processes fork: they inherit it
+       },
+       [](unsigned cores) { return std::vector<default_point>{{{}, worker_sweep(cores)}}; }},
       {"fault",
        "compute for work_us; request fail_at throws, request stall_at waits until the watchdog cuts it off: "
        "exercises every runner's error paths (no default cells)",

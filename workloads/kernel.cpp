@@ -1,5 +1,7 @@
 #include "workloads/kernel.hpp"
 
+#include "workloads/memory.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -34,11 +36,21 @@ void throw_cut_off(const request& r) {
                            " was still waiting at the cell's deadline (--cell-timeout after its window) and was cut off");
 }
 
-std::uint64_t expected_checksum(const request& r) noexcept {
+std::uint64_t run_stream(const request& r, std::uint64_t acc, std::uint64_t arg) {
+  const auto shape = stream_shape::unpack(arg);
+  const memory_array& a = memory_array_of(shape);
+  return fold_stream(acc, stream_sum(a.slice(slice_of(r, shape)), shape.slice_words()));
+}
+
+std::uint64_t expected_checksum(const request& r) {
   std::uint64_t acc = fold_start(r);
   for (const step& s : r.steps) {
     if (s.kind == step_kind::compute) acc = fold_compute(acc, s.arg);
     if (s.kind == step_kind::wait) acc = fold_wait(acc, s.arg);
+    if (s.kind == step_kind::stream) {  // the slice's sum as the array's maker computed it, not read again
+      const auto shape = stream_shape::unpack(s.arg);
+      acc = fold_stream(acc, memory_array_of(shape).slice_sum(slice_of(r, shape)));
+    }
   }
   return acc;
 }

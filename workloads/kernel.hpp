@@ -29,6 +29,11 @@ namespace conpar::workloads {
 [[nodiscard]] inline std::uint64_t fold_wait(std::uint64_t acc, std::uint64_t micros) noexcept {
   return mix(acc + micros);
 }
+[[nodiscard]] inline std::uint64_t fold_stream(std::uint64_t acc, std::uint64_t slice_sum) noexcept {
+  return mix(acc ^ slice_sum);
+}
+// A stream step: reads the request's slice of its array and folds the sum in.
+[[nodiscard]] std::uint64_t run_stream(const request& r, std::uint64_t acc, std::uint64_t arg);
 
 // The test-only extra kernel work of this build in percent (0 normally; 5 in the `planted` preset), for
 // the results' context: a planted build must never pass for a normal one.
@@ -46,6 +51,6 @@ inline constexpr std::uint64_t k_stall_us = 3'600'000'000;
 [[noreturn]] void throw_cut_off(const request& r);
 
 // What a request's checksum must be, computed without waiting: the sequential reference.
-[[nodiscard]] std::uint64_t expected_checksum(const request& r) noexcept;
+[[nodiscard]] std::uint64_t expected_checksum(const request& r);
 
 }  // namespace conpar::workloads

@@ -36,6 +36,9 @@ struct default_point {
   // Open loop: besides the closed-loop cells, cells offered these fractions of each runner's closed-loop peak
   // at the same load (measured earlier in the same run).
   std::vector<double> rate_fractions = {};
+  // The experiment this point belongs to, when the harness computes something across its cells after the run
+  // ("granularity": efficiency and METG; "crossover": the report's ranking by CPU share). Empty: none.
+  std::string_view sweep = {};
 };
 
 struct workload_spec {
@@ -43,6 +46,7 @@ struct workload_spec {
   param_values params;
   double work_us = 0;  // CPU work per request
   double wait_us = 0;  // waiting per request
+  double bytes = 0;    // memory read per request (the memory workload), for the bandwidth counter
   request prototype{};
 
   // "cpu/work_us:100": identifies the request stream, hence its reference checksums.
@@ -58,7 +62,8 @@ struct workload_def {
   std::string_view name;
   std::string_view summary;
   std::vector<param_def> params;
-  // Fills work_us / wait_us / prototype from the params and the machine's calibration.
+  // Fills work_us / wait_us / bytes / prototype from the params and the machine's calibration; throws
+  // std::invalid_argument when the params do not fit together.
   void (*build)(workload_spec& spec, const calibration& cal);
   std::vector<default_point> (*defaults)(unsigned cores);
 };

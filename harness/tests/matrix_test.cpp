@@ -33,8 +33,38 @@ TEST(Matrix, DefaultSuiteCoversTheIssueCells) {
   EXPECT_FALSE(has(cells, "sleep/threads/workers:10000/concurrency:10000/wait_us:10000")) << "capped";
   EXPECT_TRUE(has(cells, "mixed/procs/workers:16/concurrency:16/request_us:1000/cpu_share:0.9"));
   EXPECT_TRUE(has(cells, "cpu/seq/workers:1/concurrency:1/work_us:0"));
-  EXPECT_EQ(std::count_if(cells.begin(), cells.end(), [](const auto& n) { return n.rfind("cpu/seq/", 0) == 0; }), 2)
+  EXPECT_TRUE(has(cells, "sleep/coro/workers:1/concurrency:100/rate_fraction:0.5/wait_us:10000"));
+  EXPECT_FALSE(has(cells, "sleep/seq/workers:1/concurrency:1/rate_fraction:0.5/wait_us:10000"))
+      << "seq's open loop is left to --rate-fraction";
+  harness::selection seq_open;
+  seq_open.workloads = {"sleep"};
+  seq_open.runners = {"seq"};
+  seq_open.rate_fractions = {0.5};
+  EXPECT_TRUE(has(names(harness::build_matrix(seq_open, runners, 2)),
+                  "sleep/seq/workers:1/concurrency:1/rate_fraction:0.5/wait_us:10000"));
+  // work_us 0, and the granularity sweep's 11 sizes (100 among them, shared with the scaling curve).
+  EXPECT_EQ(std::count_if(cells.begin(), cells.end(), [](const auto& n) { return n.rfind("cpu/seq/", 0) == 0; }), 12)
       << "seq runs once per parameter set";
+}
+
+TEST(Matrix, SweepsTagTheirCellsAndASharedCellCarriesEveryTag) {
+  const auto runners = runners::make_runners();
+  const auto cells = harness::build_matrix({}, runners, 2);
+  const auto find = [&](const std::string& name) -> const harness::cell& {
+    const auto it = std::find_if(cells.begin(), cells.end(), [&](const auto& c) { return c.name == name; });
+    EXPECT_NE(it, cells.end()) << name;
+    return *it;
+  };
+  using tags = std::vector<std::string>;
+  EXPECT_EQ(find("cpu/procs/workers:2/concurrency:16/work_us:0.1").sweeps, tags{"granularity"});
+  EXPECT_EQ(find("cpu/procs/workers:2/concurrency:16/work_us:10000").sweeps, tags{"granularity"});
+  // On the CPU-scaling curve (untagged) and in the granularity sweep: one cell, run once.
+  EXPECT_EQ(find("cpu/threads/workers:2/concurrency:16/work_us:100").sweeps, tags{"granularity"});
+  EXPECT_TRUE(find("cpu/threads/workers:4/concurrency:32/work_us:100").sweeps.empty());
+  EXPECT_EQ(find("mixed/coro/workers:1/concurrency:16/request_us:1000/cpu_share:0").sweeps, tags{"crossover"});
+  EXPECT_EQ(find("mixed/coro/workers:1/concurrency:16/request_us:1000/cpu_share:0.3").sweeps, tags{"crossover"});
+  EXPECT_EQ(find("mixed/coro/workers:1/concurrency:16/request_us:1000/cpu_share:1").sweeps, tags{"crossover"});
+  EXPECT_TRUE(find("mixed/coro/workers:1/concurrency:16/rate_fraction:0.5/request_us:1000/cpu_share:0.5").sweeps.empty());
 }
 
 TEST(Matrix, SelectionNarrowsAndOverrides) {

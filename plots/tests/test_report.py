@@ -125,7 +125,8 @@ def test_only_some_workloads(tmp_path):
     path.write_text(json.dumps(doc))
     html, md = render([path], tmp_path)
     assert figure_ids(html) == ["fig-io-scaling", "fig-map", "fig-cost"]
-    for text in ("CPU scaling: no successful cpu cell with work_us > 0 in this run.",
+    for text in ("CPU scaling: no successful cpu cell with work_us > 0 outside the granularity sweep's own sizes "
+                 "in this run.",
                  "Crossover: no successful mixed cell in this run."):
         assert text in md and html_escape(text) in html
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Summarises tests/experiments/regression_gate.sh's runs: every pair a.json (base) / b.json (new) under
-OUT is judged again by compare.py at the default 5% threshold and at 3%, and the verdicts are counted.
+OUT is judged again by compare.py under each setting of SETTINGS, and the verdicts are counted.
 
     python3 tests/experiments/gate_summary.py OUT
 """
@@ -17,15 +17,25 @@ from results import load_run  # noqa: E402
 AFFECTED = "cpu/"     # cells that run the kernel: the planted slowdown must show here
 UNAFFECTED = "sleep/"  # cells that never run it: they must stay unchanged
 
+# The gate's settings under test, as --threshold options would give them (the last rule that applies wins).
+# "default" is conpar compare with no option. "tuned" is what the README recommends to catch a 5% slowdown:
+# a threshold must sit below the effect it is to catch, and a 5% plant moves the CPU cells by 4.3-4.8% (the
+# harness's own per-request CPU does not grow); the sleep cell's CPU per request is the loop's sub-microsecond
+# cost per timer, which moves by up to +-6% between unchanged runs, so it is judged at 10%.
+SETTINGS = {
+    "default (all=5)": [compare.DEFAULT_RULE],
+    "tuned (all=3, sleep/.*:all=10)": [compare.Rule(None, compare.ALL_METRICS, 3.0),
+                                       compare.Rule("sleep/.*", compare.ALL_METRICS, 10.0)],
+}
 
-def judge(folder: Path, pct: float) -> list[compare.Comparison]:
-    rule = compare.Rule(None, compare.ALL_METRICS, pct)
-    outcome = compare.compare(load_run(folder / "a.json"), load_run(folder / "b.json"), [rule],
+
+def judge(folder: Path, rules: list[compare.Rule]) -> list[compare.Comparison]:
+    outcome = compare.compare(load_run(folder / "a.json"), load_run(folder / "b.json"), rules,
                               compare.DEFAULT_ALPHA, [])
     return outcome.comparisons
 
 
-def summarise(out: Path, kind: str, pct: float) -> str:
+def summarise(out: Path, kind: str, setting: str) -> str:
     folders = sorted(p for p in out.glob(f"{kind}_*") if (p / "b.json").is_file())
     if not folders:
         return ""
@@ -33,8 +43,9 @@ def summarise(out: Path, kind: str, pct: float) -> str:
     cells_caught = cells_affected = 0
     unaffected: Counter[str] = Counter()
     changes: list[float] = []
+    false_alarms: list[str] = []
     for folder in folders:
-        comparisons = judge(folder, pct)
+        comparisons = judge(folder, SETTINGS[setting])
         verdicts.update(c.verdict for c in comparisons)
         for c in comparisons:
             if c.benchmark.startswith(UNAFFECTED):
@@ -42,16 +53,18 @@ def summarise(out: Path, kind: str, pct: float) -> str:
             if c.benchmark.startswith(AFFECTED) and c.metric.key == "throughput":
                 cells_affected += 1
                 changes.append(c.change_pct or 0.0)
-                caught = any(o.verdict == compare.REGRESSED for o in comparisons
-                             if o.benchmark == c.benchmark and o.metric.key in ("throughput", "cpu"))
-                cells_caught += caught
+                # A cell says regressed when any of its metrics does (the gate fails on it).
+                cells_caught += any(o.verdict == compare.REGRESSED for o in comparisons if o.benchmark == c.benchmark)
+            if c.verdict == compare.REGRESSED and "planted" not in kind:
+                false_alarms.append(f"    {folder.name}: {c.benchmark} {c.metric.key} {c.change_pct:+.1f}% p={c.p:.2g}")
     total = sum(verdicts.values())
-    lines = [f"{kind} ({len(folders)} comparisons, threshold {pct:g}%, alpha {compare.DEFAULT_ALPHA:g}): "
+    lines = [f"{kind} ({len(folders)} comparisons, {setting}, alpha {compare.DEFAULT_ALPHA:g}): "
              f"{total} (cell, metric) verdicts: " + ", ".join(f"{v} {n}" for v, n in verdicts.most_common()),
              f"  regressed: {verdicts[compare.REGRESSED]} of {total} = {100 * verdicts[compare.REGRESSED] / total:.1f}%"]
+    lines += false_alarms
     if "planted" in kind:
         changes.sort()
-        lines.append(f"  affected cpu cells caught (throughput or CPU/request regressed): {cells_caught} of "
+        lines.append(f"  affected cpu cells caught (a metric regressed): {cells_caught} of "
                      f"{cells_affected} = {100 * cells_caught / max(cells_affected, 1):.0f}%; throughput change "
                      f"median {changes[len(changes) // 2]:+.2f}% (min {changes[0]:+.2f}%, max {changes[-1]:+.2f}%)")
         lines.append("  sleep cells (no kernel): " + ", ".join(f"{v} {n}" for v, n in unaffected.most_common()))
@@ -61,8 +74,8 @@ def summarise(out: Path, kind: str, pct: float) -> str:
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else Path("results/experiments/gate")
     for kind in ("aa", "planted_ab", "normal_vs_baseline", "planted_vs_baseline"):
-        for pct in (compare.DEFAULT_THRESHOLD_PCT, 3.0):
-            text = summarise(out, kind, pct)
+        for setting in SETTINGS:
+            text = summarise(out, kind, setting)
             if text:
                 print(text)
     return 0

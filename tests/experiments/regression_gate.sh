@@ -2,15 +2,16 @@
 # Reproduces the regression gate's figures (issue 4): how often the gate cries wolf on an unchanged build
 # (A/A) and how often it catches a planted 5% slowdown of the compute kernel, in interleaved `ab` mode and
 # against a stored baseline. Builds the `release` and `planted` presets, runs the headline cells, and prints
-# the summary (tests/experiments/gate_summary.py). Takes about 25 minutes on 2 cores; needs a quiet machine.
+# the summary (tests/experiments/gate_summary.py, also saved as OUT_DIR/summary.txt). Takes about 52 minutes
+# on 2 cores; needs a quiet machine.
 #
 #   bash tests/experiments/regression_gate.sh [OUT_DIR]     (default results/experiments/gate)
-#   knobs: AA_RUNS (10) PLANTED_RUNS (3) BASELINE_RUNS (5) ROUNDS (15) DURATION (0.3);
+#   knobs: AA_RUNS (10) PLANTED_RUNS (5) BASELINE_RUNS (5) ROUNDS (15) DURATION (0.3);
 #          NORMAL=path PLANTED=path use two conpar binaries already built instead of building the presets
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-results/experiments/gate}
-aa_runs=${AA_RUNS:-10} planted_runs=${PLANTED_RUNS:-3} baseline_runs=${BASELINE_RUNS:-5}
+aa_runs=${AA_RUNS:-10} planted_runs=${PLANTED_RUNS:-5} baseline_runs=${BASELINE_RUNS:-5}
 rounds=${ROUNDS:-15} duration=${DURATION:-0.3}
 # Headline cells: the cpu cells up to 2 workers (the kernel's cost is their whole cost; past the 2 cores of
 # the machine this was tuned on, oversubscribed cells swing by +-30% between rounds) and the
@@ -52,4 +53,4 @@ for i in $(seq "$baseline_runs"); do
     cp "$out/baseline.json" "$out/${build}_vs_baseline_$i/a.json"
   done
 done
-/usr/bin/python3 tests/experiments/gate_summary.py "$out"
+/usr/bin/python3 tests/experiments/gate_summary.py "$out" | tee "$out/summary.txt"

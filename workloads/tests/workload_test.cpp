@@ -11,10 +11,11 @@ namespace {
 const calibration k_cal{300.0};
 }
 
-TEST(Workload, CatalogHoldsTheThreeWorkloads) {
+TEST(Workload, CatalogHoldsTheWorkloads) {
   ASSERT_NE(find_workload("cpu"), nullptr);
   ASSERT_NE(find_workload("sleep"), nullptr);
   ASSERT_NE(find_workload("mixed"), nullptr);
+  ASSERT_NE(find_workload("memory"), nullptr);
   EXPECT_EQ(find_workload("nope"), nullptr);
 }
 
