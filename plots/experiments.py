@@ -143,6 +143,15 @@ class Lead:
     crossings: list[tuple[str, str, float]]  # per change of leader: (from, to, the share where it changes)
 
 
+def _overlap(x: Cell, y: Cell) -> bool:
+    """Whether the two cells' throughputs over their repetitions overlap: a noisy cell ties only then, since a
+    gap wider than both spreads is a lead however much each cell wobbles."""
+    xs, ys = x.samples("items_per_second"), y.samples("items_per_second")
+    if not xs or not ys:
+        return True
+    return max(xs) >= min(ys) and max(ys) >= min(xs)
+
+
 def lead(series: Series, a: str, b: str) -> Lead:
     """Where runners a and b swap places by throughput as the CPU share grows. A change of leader is placed
     where their relative difference crosses zero, interpolated linearly in share between the last share
@@ -154,7 +163,8 @@ def lead(series: Series, a: str, b: str) -> Lead:
         ra, rb = at_a[x].get("items_per_second"), at_b[x].get("items_per_second")
         d = (ra - rb) / max(ra, rb)  # relative, so the low-share end (more requests/s) weighs no more
         diffs.append(d)
-        leaders.append(None if abs(d) < TIE or at_a[x].noisy or at_b[x].noisy else a if d > 0 else b)
+        noisy = at_a[x].noisy or at_b[x].noisy
+        leaders.append(None if abs(d) < TIE or (noisy and _overlap(at_a[x], at_b[x])) else a if d > 0 else b)
     decided = [i for i, who in enumerate(leaders) if who]
     crossings = []
     for i, j in zip(decided, decided[1:]):

@@ -281,7 +281,7 @@ def _swaps(label: str, series: ex.Series) -> str | None:
         return None
     shares = sorted({x for p in at_conc.values() for x, _ in p})
     return (f"Who leads as the CPU share grows ({label}, {conc:,} in flight, {_share(shares[0])} to "
-            f"{_share(shares[-1])} CPU; less than {ex.TIE:.0%} apart, or a noisy cell, is a tie): "
+            f"{_share(shares[-1])} CPU; less than {ex.TIE:.0%} apart, or a noisy cell whose repetitions overlap the other's, is a tie): "
             f"{'; '.join(parts)}.")
 
 

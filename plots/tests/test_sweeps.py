@@ -176,7 +176,7 @@ def mixed_rows(rates: dict[str, list[float]], noisy: tuple[str, float] | None = 
 def swaps(tmp_path, rates, **kw) -> str:
     _, md = render([write_run(tmp_path / "x.json", mixed_rows(rates, **kw))], tmp_path)
     return verdict(md, "Who leads as the CPU share grows (mixed request_us 1000, 16 in flight, 0% to 100% CPU; "
-                       "less than 5% apart, or a noisy cell, is a tie): ")
+                       "less than 5% apart, or a noisy cell whose repetitions overlap the other's, is a tie): ")
 
 
 def test_crossover_swap_is_placed_between_the_last_and_first_lead(tmp_path):
@@ -200,10 +200,20 @@ def test_crossover_tie_and_no_swap(tmp_path):
     assert line.endswith(": threads vs procs: tied over the whole range.")
 
 
-def test_crossover_noisy_cell_is_a_tie_and_leads_can_swap_back(tmp_path):
+def test_crossover_noisy_cell_is_a_tie_only_where_its_repetitions_overlap(tmp_path):
     procs = [0.8 * t for t in THREADS]
+    rows = mixed_rows({"threads": THREADS, "procs": procs}, noisy=("procs", 0.5))
+    # A second repetition of procs at 50% reaching past threads' there: the two cannot be told apart.
+    name = "mixed/procs/workers:16/concurrency:16/request_us:1000/cpu_share:0.5"
+    rows.append(row(name, sweeps=["crossover"], items_per_second=THREADS[5] * 1.1, noisy=1, repetition_index=1))
+    _, md = render([write_run(tmp_path / "x.json", rows)], tmp_path)
+    assert verdict(md, "Who leads").endswith(": threads vs procs: threads ahead over the whole range (tied at 50%).")
+    # Noisy but 20% behind in its only repetition: still behind.
     line = swaps(tmp_path, {"threads": THREADS, "procs": procs}, noisy=("procs", 0.5))
-    assert line.endswith(": threads vs procs: threads ahead over the whole range (tied at 50%).")
+    assert line.endswith(": threads vs procs: threads ahead over the whole range.")
+
+
+def test_crossover_leads_can_swap_back(tmp_path):
 
     back = CORO[:8] + [3000, 3000, 3000]  # coro ahead again from 0.8 on
     line = swaps(tmp_path, {"coro": back, "threads": THREADS})

@@ -18,14 +18,19 @@ AFFECTED = "cpu/"     # cells that run the kernel: the planted slowdown must sho
 UNAFFECTED = "sleep/"  # cells that never run it: they must stay unchanged
 
 # The gate's settings under test, as --threshold options would give them (the last rule that applies wins).
-# "default" is conpar compare with no option. "tuned" is what the README recommends to catch a 5% slowdown:
-# a threshold must sit below the effect it is to catch, and a 5% plant moves the CPU cells by 4.3-4.8% (the
-# harness's own per-request CPU does not grow); the sleep cell's CPU per request is the loop's sub-microsecond
-# cost per timer, which moves by up to +-6% between unchanged runs, so it is judged at 10%.
+# "default" is conpar compare with no option. The others are what the README recommends to catch a 5%
+# slowdown: a threshold must sit below the effect it is to catch, and a 5% plant moves the CPU cells by
+# 4.3-4.8% (the harness's own per-request CPU does not grow); the sleep cell's CPU per request is the loop's
+# sub-microsecond cost per timer, which moves by up to +-6% between unchanged runs, so it is judged at 10%.
+# p99=15 was chosen from the A/A runs of 2026-11-23 (a 100 us request's p99 moved by up to 10.7% between
+# unchanged runs): its A/A figure is in-sample, the others are not.
 SETTINGS = {
     "default (all=5)": [compare.DEFAULT_RULE],
-    "tuned (all=3, sleep/.*:all=10)": [compare.Rule(None, compare.ALL_METRICS, 3.0),
-                                       compare.Rule("sleep/.*", compare.ALL_METRICS, 10.0)],
+    "all=3, sleep/.*:all=10": [compare.Rule(None, compare.ALL_METRICS, 3.0),
+                               compare.Rule("sleep/.*", compare.ALL_METRICS, 10.0)],
+    "recommended (all=3, p99=15, sleep/.*:all=10)": [compare.Rule(None, compare.ALL_METRICS, 3.0),
+                                                     compare.Rule(None, "p99", 15.0),
+                                                     compare.Rule("sleep/.*", compare.ALL_METRICS, 10.0)],
 }
 
 
@@ -58,9 +63,12 @@ def summarise(out: Path, kind: str, setting: str) -> str:
             if c.verdict == compare.REGRESSED and "planted" not in kind:
                 false_alarms.append(f"    {folder.name}: {c.benchmark} {c.metric.key} {c.change_pct:+.1f}% p={c.p:.2g}")
     total = sum(verdicts.values())
+    exits = Counter(compare.compare(load_run(f / "a.json"), load_run(f / "b.json"), SETTINGS[setting],
+                                    compare.DEFAULT_ALPHA, []).exit_code for f in folders)
     lines = [f"{kind} ({len(folders)} comparisons, {setting}, alpha {compare.DEFAULT_ALPHA:g}): "
              f"{total} (cell, metric) verdicts: " + ", ".join(f"{v} {n}" for v, n in verdicts.most_common()),
-             f"  regressed: {verdicts[compare.REGRESSED]} of {total} = {100 * verdicts[compare.REGRESSED] / total:.1f}%"]
+             f"  regressed: {verdicts[compare.REGRESSED]} of {total} = {100 * verdicts[compare.REGRESSED] / total:.1f}%; "
+             "exit codes: " + ", ".join(f"{code}: {n} runs" for code, n in sorted(exits.items()))]
     lines += false_alarms
     if "planted" in kind:
         changes.sort()
