@@ -8,7 +8,8 @@
 A baseline is a results file stored as DIR/<machine-class>/<suite>.json (DIR defaults to
 results/baselines): a run is only ever judged against numbers from the same CPU model and core
 count. `record` refuses a run with error rows, warns below 9 repetitions (the U test then has little
-power), and writes atomically, so an existing baseline is replaced whole or not at all. `gate` finds
+power), keeps the file without its latency histograms (results.stored_form), and writes atomically, so an
+existing baseline is replaced whole or not at all. `gate` finds
 NEW's baseline and runs compare.py's gate on it, with its exit codes; no baseline is exit 2.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import compare
 from atomic import write_atomic
-from results import InputError, load_run, machine_class
+from results import InputError, load_run, machine_class, stored_form
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "results" / "baselines"
 EXIT_OK, EXIT_WRITE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -48,7 +49,7 @@ def record(results: Path, baselines_dir: Path) -> int:
         print(f"baseline: warning: {reps} repetitions per cell; the gate's U test needs "
               f"{compare.MIN_REPETITIONS} or more to have power (conpar run --repetitions 10)", file=sys.stderr)
     try:
-        write_atomic(target, results.read_bytes())
+        write_atomic(target, stored_form(results))
     except OSError as e:
         print(f"baseline: cannot write {target}: {e.strerror}", file=sys.stderr)
         return EXIT_WRITE_FAILED

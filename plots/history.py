@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from atomic import write_new
-from results import InputError, Run, load_run, machine_class, run_date, short_commit
+from results import InputError, Run, load_run, machine_class, run_date, short_commit, stored_form
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / "results" / "history"
@@ -46,9 +46,10 @@ def entry_name(run: Run, n: int = 1) -> str:
 
 
 def append(results: Path, history_dir: Path) -> Path:
-    """Copies a results file into the history under a new name; never replaces an entry."""
+    """Copies a results file, without its latency histograms, into the history under a new name; never
+    replaces an entry."""
     run = load_run(results)
-    data = results.read_bytes()
+    data = stored_form(results).encode("utf-8")
     for n in itertools.count(1):
         path = history_dir / entry_name(run, n)
         if write_new(path, data):

@@ -247,6 +247,16 @@ def load_run(path: Path) -> Run:
     return Run(str(path), context, cells, errors)
 
 
+def stored_form(path: Path) -> str:
+    """A results file as baselines and history keep it: every row's per-repetition latency histogram left out
+    (compare and the trend read counters only; the histograms are four fifths of a file), the rest as it was."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for row in doc.get("benchmarks", []):
+        if isinstance(row, dict):
+            row.pop("histogram", None)
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
 def load_runs(inputs: Iterable[str]) -> list[Run]:
     return [load_run(p) for p in expand_inputs(inputs)]
 

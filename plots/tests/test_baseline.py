@@ -5,7 +5,7 @@ import json
 
 import baseline
 from conftest import error_row, row, write_repetitions, write_run
-from results import machine_class
+from results import machine_class, stored_form
 
 NAME = "cpu/threads/workers:2/concurrency:16/work_us:100"
 
@@ -19,7 +19,7 @@ def test_record_stores_under_the_machine_class_and_suite(tmp_path, capsys):
     assert baseline.main(["record", str(run), "--baselines-dir", str(tmp_path / "b")]) == 0
     ctx = json.loads(run.read_text())["context"]
     stored = tmp_path / "b" / machine_class(ctx) / "default.json"
-    assert stored.read_bytes() == run.read_bytes()
+    assert json.loads(stored.read_text()) == json.loads(stored_form(run))
     assert baseline.main(["path", str(run), "--baselines-dir", str(tmp_path / "b")]) == 0
     assert capsys.readouterr().out.strip().endswith(str(stored))
 
@@ -37,7 +37,7 @@ def test_record_refuses_error_rows_and_keeps_the_old_baseline(tmp_path, capsys):
     assert baseline.main(["record", str(bad), "--baselines-dir", str(tmp_path / "b")]) == 2
     assert "error rows" in capsys.readouterr().err
     stored = next((tmp_path / "b").rglob("*.json"))
-    assert stored.read_bytes() == good.read_bytes()
+    assert stored.read_text() == stored_form(good)
     assert [p.name for p in stored.parent.iterdir()] == [stored.name], "no temporary file left"
 
 
@@ -59,3 +59,16 @@ def test_gate_uses_the_baseline_of_the_machine_class(tmp_path, capsys):
     other_machine = write_repetitions(tmp_path / "other.json", reps([1000.0] * 10), cores=64)
     assert baseline.main(["gate", str(other_machine), "--baselines-dir", str(tmp_path / "b")]) == 2
     assert "no baseline for this machine class" in capsys.readouterr().err
+
+
+def test_record_leaves_the_histograms_out_and_keeps_every_counter(tmp_path):
+    run = write_repetitions(tmp_path / "run.json", reps([1000.0 + i for i in range(10)]))
+    doc = json.loads(run.read_text())
+    for r in doc["benchmarks"]:
+        r["histogram"] = {"count": 3, "buckets": [[1, 2, 3]]}
+    run.write_text(json.dumps(doc))
+    assert baseline.main(["record", str(run), "--baselines-dir", str(tmp_path / "b")]) == 0
+    stored = json.loads(next((tmp_path / "b").rglob("*.json")).read_text())
+    assert all("histogram" not in r for r in stored["benchmarks"])
+    assert [{k: v for k, v in r.items() if k != "histogram"} for r in doc["benchmarks"]] == stored["benchmarks"]
+    assert stored["context"] == doc["context"]
