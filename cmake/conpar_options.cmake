@@ -21,6 +21,9 @@ target_compile_definitions(conpar_options INTERFACE BOOST_ASIO_NO_DEPRECATED)
 option(CONPAR_GATE "ctest -L bench ends with the regression gate against the committed baseline" OFF)
 set(CONPAR_GATE_BASELINES "${PROJECT_SOURCE_DIR}/results/baselines" CACHE PATH
     "folder of baselines, one subfolder per machine class (conpar baseline record)")
+# The gate's --threshold rules, ;-separated ([REGEX:]METRIC=PCT each; empty: conpar compare's default 5%).
+# README "Comparing runs" has the setting measured on a 2-core VM: all=3;p99=15;sleep/.*:all=10.
+set(CONPAR_GATE_THRESHOLDS "" CACHE STRING "bench_gate's --threshold rules, ;-separated")
 
 # Every test of the calling directory runs inside the leak census fixture (see the top-level CMakeLists.txt).
 # CMake 3.25 sets test properties only in the directory that added the test, hence one call per directory.
