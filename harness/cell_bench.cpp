@@ -11,6 +11,7 @@
 
 #include "harness/interrupt.hpp"
 #include "harness/load_driver.hpp"
+#include "harness/machine.hpp"
 #include "harness/resource_usage.hpp"
 #include "workloads/kernel.hpp"
 
@@ -49,6 +50,11 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
   for (auto _ : state) {
     if (const int sig = interrupt_signal()) {
       state.SkipWithError(("not run: the run was interrupted by " + signal_name(sig)).c_str());
+      break;
+    }
+    if (const auto why = descriptor_shortfall(std::uint64_t{spec.descriptors_per_request} * c.load.concurrency);
+        !why.empty()) {
+      state.SkipWithError(("not run: " + why).c_str());
       break;
     }
     // Open loop: the offered rate, absolute or a fraction of the peak its closed-loop cell measured.

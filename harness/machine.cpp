@@ -1,6 +1,7 @@
 #include "harness/machine.hpp"
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -26,6 +27,30 @@ std::string command_output(const std::string& cmd) {
 }
 
 }  // namespace
+
+descriptor_limit raise_descriptor_limit() noexcept {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return {};
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return {lim.rlim_cur, lim.rlim_max};
+}
+
+std::string descriptor_shortfall(unsigned long long needed) {
+  // Besides the requests' own: stdio, the results file, the process pool's and Asio's descriptors.
+  constexpr unsigned long long k_reserve = 64;
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || needed + k_reserve <= lim.rlim_cur) return {};
+  return std::to_string(needed) + " requests in flight need " + std::to_string(needed + k_reserve) +
+         " open descriptors (one connection each, plus " + std::to_string(k_reserve) +
+         "), but this process may open " + std::to_string(lim.rlim_cur) + " (RLIMIT_NOFILE; hard limit " +
+         (lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max)) +
+         "): raise the hard limit (ulimit -Hn as root, LimitNOFILE= in systemd, nofile in "
+         "/etc/security/limits.conf) or lower --concurrency";
+}
 
 unsigned available_cores() noexcept {
   cpu_set_t set;

@@ -191,8 +191,11 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   if (benchmark::ReportUnrecognizedArguments(gb_argc, gb_argv.data())) return k_exit_bad_input;
 
   harness::install_interrupt_handlers();
+  // Before any process starts (the tcp server, the workers): they inherit the limit.
+  const harness::descriptor_limit descriptors = harness::raise_descriptor_limit();
   session.calibration = workloads::calibrate();
   nlohmann::json context = run_context(cmd, session, cores);
+  context["open_files_limit"] = {descriptors.soft, descriptors.hard};
 
   // The requests first (a workload's data, such as the memory workload's array, is made here), so that the
   // worker processes inherit it; then the forking runners start their processes, while this process is

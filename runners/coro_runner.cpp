@@ -18,16 +18,16 @@ namespace asio = boost::asio;
 
 // One coroutine of the closed loop: issues its next request as soon as its last one completes.
 asio::awaitable<void> lane(harness::load_driver& load, harness::lane_stats& stats) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);  // reused: no timer set-up per request
+  workloads::async_lane io(co_await asio::this_coro::executor);  // timer and connection, reused per request
   auto now = harness::clock::now();
   while (const auto r = load.next(now)) {
     auto started = now;
     if (r->due > now) {  // open loop: the request is not due yet
-      timer.expires_at(r->due);
-      co_await timer.async_wait(asio::use_awaitable);
+      io.timer.expires_at(r->due);
+      co_await io.timer.async_wait(asio::use_awaitable);
       started = harness::clock::now();
     }
-    const std::uint64_t checksum = co_await workloads::execute_awaitable(r->req, timer, load.deadline());
+    const std::uint64_t checksum = co_await workloads::execute_awaitable(r->req, io, load.deadline());
     now = harness::clock::now();
     stats.complete(r->due, started, now, checksum, load.window());
   }

@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -51,9 +52,6 @@ class procs_runner final : public runner {
     if (!m_pool || workers > m_pool->size())
       throw runner_error("procs: the worker pool was started with " + std::to_string(m_pool ? m_pool->size() : 0) +
                          " processes, this cell needs " + std::to_string(workers));
-    if (load.concurrency() > workers * k_ring_capacity)
-      throw runner_error("procs: concurrency " + std::to_string(load.concurrency()) + " exceeds " +
-                         std::to_string(k_ring_capacity) + " in flight per worker");
     m_workers = workers;
     settle();
     // Spinning pays only with a core to spare: workers spin while each can own one and one is left for the
@@ -62,7 +60,8 @@ class procs_runner final : public runner {
     // mostly waits, only under the same condition.
     const unsigned cores = harness::available_cores();
     m_parent_spins = workers < cores ? k_spins_with_free_core : 0;
-    const unsigned depth = load.concurrency() / workers;  // requests outstanding per worker
+    // Requests outstanding per worker; past a ring's capacity the rest wait in the dispatcher (see dispatch()).
+    const unsigned depth = std::min<unsigned>(load.concurrency() / workers, k_ring_capacity);
     for (unsigned w = 0; w < workers; ++w) {
       m_pool->slot(w).spins.store(workers < cores ? k_spins_with_free_core : 0, std::memory_order_relaxed);
       m_pool->slot(w).low_water.store(depth / 4, std::memory_order_relaxed);
@@ -98,22 +97,40 @@ class procs_runner final : public runner {
   void dispatch(harness::load_driver& load, cell_outcome& out) {
     harness::lane_stats& stats = out.stats;
     std::vector<issue_fifo> fifo(m_workers);
-    const auto issue = [&](unsigned w, clock::time_point now) {
-      const auto r = load.next(now);
-      if (!r) return false;
+    // Requests in flight beyond what the workers' rings hold (1,000 in flight on 2 workers) wait here, oldest
+    // first, as they would in a thread pool's queue; their latency counts from their issue.
+    std::deque<harness::scheduled_request> backlog;
+    std::uint64_t in_flight = 0;
+    const auto send = [&](unsigned w, const harness::scheduled_request& r) {
       issue_fifo& f = fifo[w];
-      f.at[f.tail % k_ring_capacity] = r->due;
-      f.id[f.tail++ % k_ring_capacity] = r->req.id;
+      f.at[f.tail % k_ring_capacity] = r.due;
+      f.id[f.tail++ % k_ring_capacity] = r.req.id;
       // Open loop: the worker itself waits until the request is due, so the dispatcher never holds one back.
       const auto due_us = load.open() ? static_cast<std::uint32_t>(
-                                            std::chrono::duration_cast<std::chrono::microseconds>(r->due - load.window().start).count() + 1)
+                                            std::chrono::duration_cast<std::chrono::microseconds>(r.due - load.window().start).count() + 1)
                                       : 0u;
-      push_job(w, job{r->req, job_kind::run_request, 0, due_us});
-      return true;
+      push_job(w, job{r.req, job_kind::run_request, 0, due_us});
     };
-    std::uint64_t in_flight = 0;
-    for (unsigned i = 0; i < load.concurrency(); ++i)
-      if (issue(i % m_workers, clock::now())) ++in_flight;
+    // Gives worker w, which has room, its next request: the backlog's oldest, else a new one.
+    const auto issue = [&](unsigned w, clock::time_point now) {
+      auto r = load.next(now);
+      if (r) ++in_flight;
+      if (!backlog.empty()) {
+        if (r) backlog.push_back(*r);
+        r = backlog.front();
+        backlog.pop_front();
+      }
+      if (r) send(w, *r);
+    };
+    for (unsigned i = 0; i < load.concurrency(); ++i) {
+      const unsigned w = i % m_workers;
+      if (m_outstanding[w] < k_ring_capacity) {
+        issue(w, clock::now());
+      } else if (auto r = load.next(clock::now())) {
+        backlog.push_back(*r);
+        ++in_flight;
+      }
+    }
 
     std::array<result, 64> batch;
     // Pops and completes what worker w has answered; false once its ring is empty.
@@ -132,7 +149,7 @@ class procs_runner final : public runner {
         const auto started =
             batch[k].started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(batch[k].started_ns)) : due;
         stats.complete(due, started, done, batch[k].checksum, load.window());
-        if (reissue && issue(w, done)) ++in_flight;  // the freed slot goes to the same worker: load stays balanced
+        if (reissue) issue(w, done);  // the freed slot goes to the same worker: load stays balanced
       }
       return n > 0;
     };
@@ -152,8 +169,7 @@ class procs_runner final : public runner {
         m_outstanding[w] = 0;
         out.faults.push_back(*death + " during the cell; " + std::to_string(lost) + " requests in its queue were lost");
         m_pool->restart(w);
-        for (std::uint64_t k = 0; k < lost; ++k)
-          if (issue(w, clock::now())) ++in_flight;
+        for (std::uint64_t k = 0; k < lost; ++k) issue(w, clock::now());
       }
     };
 

@@ -20,9 +20,10 @@ struct outcome {
   std::string output;
 };
 
-outcome conpar(const std::string& args) {
+// `shell` runs first in the same shell (e.g. a ulimit the run inherits).
+outcome conpar(const std::string& args, const std::string& shell = "") {
   const fs::path log = fs::temp_directory_path() / ("conpar_cli_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(CONPAR_BINARY) + " " + args + " >" + log.string() + " 2>&1";
+  const std::string cmd = shell + std::string(CONPAR_BINARY) + " " + args + " >" + log.string() + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::ifstream in(log);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -123,6 +124,32 @@ TEST(Cli, CorruptedChecksumIsAnErrorRowAndExitThree) {
   EXPECT_EQ(errors, 2);
   fs::remove(out);
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Where the descriptor limit cannot be raised far enough, a tcp cell that needs more connections is an error
+// row naming the limit and how to raise it; the cells that fit still run, and the tcp server is stopped.
+TEST(Cli, TooFewDescriptorsForTheConnectionsIsAnErrorRowNamingTheLimit) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_json("nofile");
+  const outcome o = conpar("run --suite smoke --workload tcp --runner coro --concurrency 10,1000 --out " + out.string(),
+                           "ulimit -n 256 && ");
+  EXPECT_EQ(o.code, 3) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  EXPECT_EQ(doc["context"]["open_files_limit"], nlohmann::json({256, 256}));
+  ASSERT_EQ(doc["benchmarks"].size(), 2u);
+  for (const auto& b : doc["benchmarks"]) {
+    const std::string name = b["name"];
+    if (name.find("concurrency:1000/") != std::string::npos) {
+      EXPECT_TRUE(b.value("error_occurred", false)) << name;
+      const std::string why = b.value("error_message", "");
+      EXPECT_NE(why.find("1000 requests in flight need 1064 open descriptors"), std::string::npos) << why;
+      EXPECT_NE(why.find("RLIMIT_NOFILE; hard limit 256"), std::string::npos) << why;
+    } else {
+      EXPECT_EQ(b["validated"], 1) << name;
+    }
+  }
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the tcp server does not outlive the run";
 }
 
 TEST(Cli, AThrowingWorkloadIsAnErrorRowUnderEveryRunnerAndTheRunGoesOn) {

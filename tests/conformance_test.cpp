@@ -14,6 +14,7 @@
 #include "harness/reference.hpp"
 #include "runners/runner.hpp"
 #include "tests/support/leak_check.hpp"
+#include "workloads/tcp_server.hpp"
 #include "workloads/workload.hpp"
 
 namespace {
@@ -85,7 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
                                          conformance_case{"sleep", {{"wait_us", 1000}}},
                                          conformance_case{"mixed", {{"request_us", 500}, {"cpu_share", 0.5}}},
                                          // The pool forked before this array was made: its workers make their own.
-                                         conformance_case{"memory", {{"array_mib", 4}, {"slice_kib", 64}}})),
+                                         conformance_case{"memory", {{"array_mib", 4}, {"slice_kib", 64}}},
+                                         conformance_case{"tcp", {{"delay_us", 200}, {"response_bytes", 256}}})),
     [](const auto& param_info) {
       return std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param).workload + "_" +
              std::to_string(param_info.index);
@@ -134,6 +136,7 @@ int main(int argc, char** argv) {
     failed = RUN_ALL_TESTS();
     g_runners = nullptr;
   }
+  conpar::workloads::stop_tcp_server();  // the tcp cases' server, started by their first make_spec
   // The pool is gone: its forkserver and workers must be too.
   if (const std::string left = leaks.leftovers(); !left.empty()) {
     std::cerr << "conformance: left behind after the runners were destroyed: " << left << "\n";

@@ -5,6 +5,8 @@
 #include <ctime>
 
 #include "workloads/kernel.hpp"
+#include "workloads/tcp_client.hpp"
+#include "workloads/tcp_protocol.hpp"
 
 namespace conpar::workloads {
 namespace {
@@ -35,6 +37,7 @@ std::uint64_t execute_blocking(const request& r, clock::time_point limit) {
         acc = fold_wait(acc, s.arg);
         break;
       case step_kind::stream: acc = run_stream(r, acc, s.arg); break;  // CPU-side work, like compute
+      case step_kind::tcp: acc = fold_tcp(acc, tcp_round_trip_blocking(r, s.arg, limit)); break;
       case step_kind::fail: fail_if_due(r, s.arg); break;
       case step_kind::stall:
         if (const auto us = stall_us(r, s.arg); us > 0 && !sleep_micros(us, limit)) throw_cut_off(r);

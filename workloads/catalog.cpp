@@ -4,6 +4,8 @@
 
 #include "workloads/kernel.hpp"
 #include "workloads/memory.hpp"
+#include "workloads/tcp_protocol.hpp"
+#include "workloads/tcp_server.hpp"
 #include "workloads/workload.hpp"
 
 namespace conpar::workloads {
@@ -125,6 +127,30 @@ const std::vector<workload_def>& catalog() {
          (void)memory_array_of(shape);  // made now, before the worker processes fork: they inherit it
        },
        [](unsigned cores) { return std::vector<default_point>{{{}, worker_sweep(cores)}}; }},
+      {"tcp",
+       "each request is one request/response over loopback TCP to our event-driven server (its own process), "
+       "which answers after delay_us with response_bytes; one connection per request in flight",
+       {{"delay_us", 1000, 0, tcp_shape::k_max_field, "the server's service delay per request in microseconds"},
+        {"response_bytes", 1024, 8, 1 << 20, "bytes in each response (a multiple of 8)"}},
+       [](workload_spec& spec, const calibration&) {
+         const auto bytes = static_cast<std::uint32_t>(param(spec, "response_bytes"));
+         if (bytes % 8 != 0 || bytes != param(spec, "response_bytes"))
+           throw std::invalid_argument("tcp: response_bytes=" + format_number(param(spec, "response_bytes")) +
+                                       " is not a multiple of 8");
+         spec.wait_us = param(spec, "delay_us");  // the time the request waits on the server, as sleep's wait
+         spec.descriptors_per_request = 1;
+         // Started now, while the harness builds its cells and is still single-threaded.
+         const tcp_shape shape{tcp_server_port(), static_cast<std::uint32_t>(spec.wait_us), bytes};
+         spec.prototype.steps[0] = step{step_kind::tcp, shape.pack()};
+       },
+       [](unsigned) {
+         // 1 .. 10,000 connections in flight, and 1,000 in flight on 2 threads or processes: what a blocking
+         // client pays for the concurrency an event loop has for free.
+         std::vector<load_point> loads;
+         for (unsigned c : {1u, 100u, 1000u, 10000u}) loads.push_back({c, c});
+         loads.push_back({2, 1000});
+         return std::vector<default_point>{{{}, loads}};
+       }},
       {"fault",
        "compute for work_us; request fail_at throws, request stall_at waits until the watchdog cuts it off: "
        "exercises every runner's error paths (no default cells)",

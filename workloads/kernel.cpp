@@ -1,6 +1,7 @@
 #include "workloads/kernel.hpp"
 
 #include "workloads/memory.hpp"
+#include "workloads/tcp_protocol.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -51,6 +52,7 @@ std::uint64_t expected_checksum(const request& r) {
       const auto shape = stream_shape::unpack(s.arg);
       acc = fold_stream(acc, memory_array_of(shape).slice_sum(slice_of(r, shape)));
     }
+    if (s.kind == step_kind::tcp) acc = fold_tcp(acc, response_digest(r.id, tcp_shape::unpack(s.arg).response_bytes));
   }
   return acc;
 }

@@ -7,15 +7,16 @@
 
 namespace conpar::workloads {
 
-// `stream` reads the request's own slice of a large array (workloads/memory.hpp). `fail` and `stall` exist to
+// `stream` reads the request's own slice of a large array (workloads/memory.hpp); `tcp` is one request/response
+// over loopback TCP to our server (workloads/tcp_server.hpp). `fail` and `stall` exist to
 // test the runners' error paths: the request whose id equals the step's arg throws (`fail`) or waits without
 // end, like a remote call that never answers (`stall`).
-enum class step_kind : std::uint8_t { none = 0, compute, wait, fail, stall, stream };
+enum class step_kind : std::uint8_t { none = 0, compute, wait, fail, stall, stream, tcp };
 
 struct step {
   step_kind kind = step_kind::none;
-  // compute: kernel iterations; wait: microseconds; stream: a packed stream_shape; fail, stall: the id of the
-  // request they hit.
+  // compute: kernel iterations; wait: microseconds; stream: a packed stream_shape; tcp: a packed tcp_shape;
+  // fail, stall: the id of the request they hit.
   std::uint64_t arg = 0;
 };
 

@@ -47,6 +47,9 @@ struct workload_spec {
   double work_us = 0;  // CPU work per request
   double wait_us = 0;  // waiting per request
   double bytes = 0;    // memory read per request (the memory workload), for the bandwidth counter
+  // Descriptors a request in flight holds open (tcp: its connection); the harness checks them against the
+  // process's limit before a cell, so a cell that cannot have them fails with a clear message, not mid-run.
+  unsigned descriptors_per_request = 0;
   request prototype{};
 
   // "cpu/work_us:100": identifies the request stream, hence its reference checksums.

@@ -33,9 +33,9 @@ TEST(Steps, BlockingMatchesTheReferenceAndWaits) {
 TEST(Steps, AwaitableMatchesTheReferenceAndWaits) {
   const request r = mixed_request(4);
   boost::asio::io_context io(1);
-  boost::asio::steady_timer timer(io);
+  async_lane lane(io.get_executor());
   std::uint64_t got = 0;
-  auto body = [&]() -> boost::asio::awaitable<void> { got = co_await execute_awaitable(r, timer); };
+  auto body = [&]() -> boost::asio::awaitable<void> { got = co_await execute_awaitable(r, lane); };
   const auto start = std::chrono::steady_clock::now();
   boost::asio::co_spawn(io, body(), boost::asio::detached);
   io.run();
@@ -69,12 +69,12 @@ TEST(Steps, BlockingStallIsCutOffAtTheLimit) {
 
 TEST(Steps, AwaitableStallIsCutOffAtTheLimit) {
   boost::asio::io_context io(1);
-  boost::asio::steady_timer timer(io);
+  async_lane lane(io.get_executor());
   std::string error;
   const auto start = std::chrono::steady_clock::now();
   auto body = [&]() -> boost::asio::awaitable<void> {
     try {
-      (void)co_await execute_awaitable(stalled_request(9), timer, start + std::chrono::milliseconds(50));
+      (void)co_await execute_awaitable(stalled_request(9), lane, start + std::chrono::milliseconds(50));
     } catch (const std::runtime_error& e) {
       error = e.what();
     }
