@@ -1,10 +1,11 @@
-// threads: a oneTBB task_arena of W threads; a request is a task, and a blocking wait pins its thread.
+// threads: a oneTBB task_arena of W threads; a lane is a task, and a blocking wait pins its thread.
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
 #include <algorithm>
+#include <deque>
 #include <vector>
 
 #include "runners/registry.hpp"
@@ -23,36 +24,40 @@ class threads_runner final : public runner {
     const auto limit = std::max<std::size_t>(workers, static_cast<std::size_t>(tbb::info::default_concurrency()));
     tbb::global_control allow(tbb::global_control::max_allowed_parallelism, limit);
     tbb::task_arena arena(static_cast<int>(workers));  // the caller takes one of the W slots
-    std::vector<harness::lane_stats> lanes(workers);  // one per arena thread: no shared counters
+    std::vector<harness::lane_stats> stats(workers);  // one per arena thread: no shared counters
     tbb::task_group group;
 
-    // Each task runs one request, then issues the next: C tasks outstanding, queued beyond W.
-    struct issuer {
-      harness::load_driver& load;
-      std::vector<harness::lane_stats>& lanes;
-      tbb::task_group& group;
-      void operator()(harness::clock::time_point now) const {
-        const auto r = load.next(now);
-        if (!r) return;
-        group.run([this, s = *r] {
-          // A closed loop's task counts from its issue, queueing included; an open loop's waits for its due time.
-          const auto started = harness::start_when_due(s.due, load.open() ? harness::clock::now() : s.due);
-          const std::uint64_t checksum = workloads::execute_blocking(s.req, load.deadline());
-          const auto done = harness::clock::now();
-          lanes[static_cast<std::size_t>(tbb::this_task_arena::current_thread_index())].complete(
-              s.due, started, done, checksum, load.window());
-          (*this)(done);
-        });
+    // One task per lane, min(W, C) of them, each keeping its share of the C requests in flight in its own
+    // queue and running them oldest first: past W in flight a request waits for its lane, as in procs'
+    // per-worker rings, and its latency counts that wait. (One task per request instead let TBB run the
+    // newest first, LIFO: at 1,000 in flight on 2 threads the oldest waited out the window unmeasured.)
+    const auto lane = [&](unsigned depth) {
+      std::deque<harness::scheduled_request> mine;
+      auto now = harness::clock::now();
+      for (unsigned k = 0; k < depth; ++k)
+        if (const auto r = load.next(now)) mine.push_back(*r);
+      while (!mine.empty()) {
+        const harness::scheduled_request s = mine.front();
+        mine.pop_front();
+        // A closed loop's request counts from its issue; an open loop's waits for its due time.
+        const auto started = harness::start_when_due(s.due, load.open() ? harness::clock::now() : s.due);
+        const std::uint64_t checksum = workloads::execute_blocking(s.req, load.deadline());
+        now = harness::clock::now();
+        stats[static_cast<std::size_t>(tbb::this_task_arena::current_thread_index())].complete(
+            s.due, started, now, checksum, load.window());
+        if (const auto r = load.next(now)) mine.push_back(*r);
       }
-    } issue{load, lanes, group};
+    };
 
     arena.execute([&] {
       load.begin();
-      for (unsigned i = 0; i < load.concurrency(); ++i) issue(harness::clock::now());
+      const unsigned lanes = std::min(workers, load.concurrency());
+      for (unsigned i = 0; i < lanes; ++i)
+        group.run([&lane, depth = load.concurrency() / lanes + (i < load.concurrency() % lanes ? 1 : 0)] { lane(depth); });
       group.wait();  // rethrows the first exception a request threw
     });
     cell_outcome out;
-    for (const auto& lane : lanes) out.stats.merge(lane);
+    for (const auto& s : stats) out.stats.merge(s);
     return out;
   }
 };
