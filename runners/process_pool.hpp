@@ -52,8 +52,9 @@ struct worker_slot {
   spsc_ring<result, k_ring_capacity> results;
   doorbell job_bell;                        // rung by the parent after pushing a job
   std::atomic<std::uint32_t> spins{0};      // busy-wait budget before blocking, set per cell
-  // The worker wakes the dispatcher only once its queue is down to this many jobs: with several requests
-  // queued per worker, one futex wake-up (~15 us of CPU in a VM) serves several results.
+  // The worker wakes the dispatcher when its queue comes down to this many jobs (half the cell's depth, so the
+  // refill has the other half's time to arrive) and when it runs dry: one futex wake-up (~15 us of CPU in a
+  // VM) serves many results.
   std::atomic<std::uint32_t> low_water{0};
   harness::resource_usage usage;            // written by the worker before answering report_usage
   std::uint64_t requests_done = 0;          // likewise: the requests it has run since it started
