@@ -2,7 +2,7 @@
 
 Every experiment function returns {group label: {runner: [(x, cell), ...] sorted by x}}, groups in the
 order the run lists them, runners in report order; an experiment without data returns {}. equal_load
-returns {group label: [Comparison, ...]} for the open-loop groups instead.
+returns {group label: [Comparison, ...]} for the open-loop groups instead, tcp_cost {group label: [Cell, ...]}.
 """
 from __future__ import annotations
 
@@ -83,6 +83,67 @@ def io_scaling(run: Run) -> dict[str, Series]:
 def io_bound(cell: Cell) -> float:
     """Little's law with the wait as the whole request: C / wait, in requests/s."""
     return cell.concurrency * 1e6 / cell.param("wait_us")
+
+
+TCP = "tcp"
+TCP_COST_CONCURRENCY = 1000  # the load the cost table compares: 1,000 connections, each a request in flight
+
+
+def _tcp_cells(run: Run) -> list[Cell]:
+    """Every closed-loop tcp cell, failed ones included."""
+    return [c for c in run.cells if c.workload == TCP and not c.open_loop]
+
+
+def tcp_event_loops(run: Run) -> set[str]:
+    """The runners that carry many connections on one worker (coro): every tcp cell of theirs, failed ones
+    included, on one worker, and one of them with more than one connection in flight."""
+    return {r for r, mine in group_by(_tcp_cells(run), lambda c: c.runner).items()
+            if all(c.workers == 1 for c in mine) and any(c.concurrency > 1 for c in mine)}
+
+
+def tcp_curve_cells(run: Run) -> list[Cell]:
+    """The tcp cells of the scaling curve, failed ones included: a worker per connection (workers ==
+    concurrency), or an event loop's one thread. A pool with fewer workers than connections (the 2-worker
+    cells at 1,000) queues the rest: another load, which would break the curve; the cost table shows it."""
+    loops = tcp_event_loops(run)
+    return [c for c in _tcp_cells(run) if c.workers == c.concurrency or c.runner in loops]
+
+
+def tcp_scaling(run: Run) -> dict[str, Series]:
+    """The successful cells of the tcp curve, x = connections in flight, one group per request shape
+    (delay_us, response_bytes)."""
+    cells = [c for c in tcp_curve_cells(run) if c.ok and c.get("items_per_second")]
+    return {label: _series([(c.concurrency, c) for c in group])
+            for label, group in group_by(cells, Cell.shape_label).items()}
+
+
+def tcp_cost(run: Run, concurrency: int = TCP_COST_CONCURRENCY) -> dict[str, list[Cell]]:
+    """The closed-loop tcp cells with `concurrency` connections in flight, failed ones included, one list per
+    request shape: runners in report order, fewest workers first (coro's loop, then each pool's levels)."""
+    cells = [c for c in _tcp_cells(run) if c.concurrency == concurrency]
+    order = {r: i for i, r in enumerate(order_runners(c.runner for c in cells))}
+    return {label: sorted(group, key=lambda c: (order[c.runner], c.workers))
+            for label, group in group_by(cells, Cell.shape_label).items()}
+
+
+def tcp_bound(cell: Cell) -> float | None:
+    """Little's law with the server's delay as the whole request: C / delay, in requests/s (None without a
+    delay)."""
+    delay = cell.param("delay_us")
+    return cell.concurrency * 1e6 / delay if delay else None
+
+
+def per_request(cell: Cell, key: str) -> float | None:
+    """A counter over the cell's whole wall time (context switches) per request it completed in that time
+    (`requests`: warm-up and drain included, as cpu_us_per_request counts them)."""
+    value, requests = cell.get(key), cell.get("requests")
+    return None if value is None or not requests else value / requests
+
+
+def ctx_per_request(cell: Cell) -> float | None:
+    """Voluntary plus involuntary context switches of the process tree per request."""
+    vol, invol = per_request(cell, "ctx_voluntary"), per_request(cell, "ctx_involuntary")
+    return None if vol is None or invol is None else vol + invol
 
 
 def granularity(run: Run) -> dict[str, Series]:

@@ -31,7 +31,7 @@ matplotlib.rcParams.update({
 
 RUNNER_COLORS = {"seq": "#555555", "coro": "#1f77b4", "threads": "#ff7f0e", "procs": "#2ca02c"}
 OTHER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^", "memory": "D"}
+WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^", "memory": "D", "tcp": "h"}
 OTHER_MARKERS = ("v", "P", "X", "*")
 WIDTH = 9.0  # inches; the legend sits right of the axes, never over the data
 
@@ -226,6 +226,68 @@ def io_scaling(run: Run) -> tuple[Figure, str] | None:
         _legend_outside(ax)
     return fig, ("Throughput against requests in flight for waiting requests, log-log; dashed: the "
                  "Little's-law bound C / wait; dash-dotted: the core count.")
+
+
+def _tcp_load(points: list[tuple[float, object]], loops: set[str]) -> str:
+    """The legend's load note: coro's one loop thread, or a worker per connection."""
+    runner = points[0][1].runner
+    if runner in loops:
+        return plural(points[0][1].workers, "loop thread")
+    return "1 worker" if len(points) == 1 and points[0][1].workers == 1 else "a worker per connection"
+
+
+def tcp_scaling(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.tcp_scaling(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    loops = ex.tcp_event_loops(run)
+    fig, axes = _panels(2 * len(groups), 3.6)
+    for i, (label, series) in enumerate(groups.items()):
+        rate_ax, busy_ax = axes[2 * i], axes[2 * i + 1]
+        cells = [c for points in series.values() for _, c in points]
+        noisy_rate: list[tuple[float, float]] = []
+        noisy_busy: list[tuple[float, float]] = []
+        for runner, points in series.items():
+            col = color(runner, runners)
+            name = f"{runner} ({_tcp_load(points, loops)})"
+            # A one-cell runner (seq at 1) is a hollow ring: it often sits on another runner's first point.
+            style = {"marker": "o", "ms": 9, "mfc": "none", "mew": 1.8} if len(points) == 1 else {"marker": "o"}
+            rate_ax.plot([x for x, _ in points], [c.get("items_per_second") for _, c in points], "-", color=col,
+                         lw=1.8, label=name, **style)
+            noisy_rate += [(x, c.get("items_per_second")) for x, c in points if c.noisy]
+            busy = [(x, c.get("busy_cores")) for x, c in points if c.get("busy_cores") is not None]
+            if busy:
+                busy_ax.plot(*zip(*busy), "-", color=col, lw=1.8, label=name, **style)
+            noisy_busy += [(x, c.get("busy_cores")) for x, c in points if c.noisy and c.get("busy_cores") is not None]
+        span = sorted({c.concurrency for c in cells})
+        rates = [c.get("items_per_second") for c in cells]
+        delay = cells[0].param("delay_us")
+        if delay:
+            bound = [x * 1e6 / delay for x in span]
+            rate_ax.plot(span, bound, "k--", lw=1, label=f"bound: in flight / delay ({duration_us(delay)})")
+            rates += bound
+        _mark_noisy(rate_ax, noisy_rate)
+        _log_axis(rate_ax, "y", min(rates), max(rates))
+        rate_ax.set_title(f"Real I/O: {label} (closed loop): throughput")
+        rate_ax.set_ylabel("throughput (requests/s)")
+        if run.cores:
+            busy_ax.axhline(run.cores, color="black", ls="-.", lw=1, label=plural(run.cores, "core"))
+        _mark_noisy(busy_ax, noisy_busy)
+        top = max([c.get("busy_cores") or 0 for c in cells] + [run.cores or 1])
+        busy_ax.set_ylim(-0.04 * top, top * 1.12)  # below zero so an idle runner is not cut by the axis
+        busy_ax.set_title(f"Real I/O: {label} (closed loop): parallelism")
+        busy_ax.set_ylabel("busy cores (CPU time / wall time)")
+        for ax in (rate_ax, busy_ax):
+            _log_axis(ax, "x", span[0], span[-1])
+            ax.set_xlabel("connections in flight (concurrency C, one request each)")
+            _legend_outside(ax)
+    return fig, ("Request/response over loopback TCP to the event-driven server, which answers after delay_us: "
+                 "throughput (log-log; dashed: the bound C / delay, Little's law with the delay as the whole "
+                 "request) and busy cores (dash-dotted: the core count) against connections in flight, one "
+                 "connection per request in flight. Pools with a worker per connection and coro's one loop thread; "
+                 f"the pools with fewer workers than connections (requests queue) are in the "
+                 f"{ex.TCP_COST_CONCURRENCY:,}-connection table.")
 
 
 def crossover(run: Run) -> tuple[Figure, str] | None:

@@ -49,6 +49,9 @@ SECTIONS = (
             "no successful memory cell with gb_per_second in this run"),
     Section("io-scaling", "I/O scaling", figures.io_scaling, (tables.io_scaling,), verdicts.io_scaling,
             "no successful sleep cell in this run"),
+    Section("tcp", "Real I/O: loopback TCP", figures.tcp_scaling, (tables.tcp_scaling, tables.tcp_cost),
+            verdicts.tcp, "no successful closed-loop tcp cell with a worker per connection or on an event loop "
+                          "in this run"),
     Section("crossover", "Crossover", figures.crossover, (tables.crossover,), verdicts.crossover,
             "no successful mixed cell in this run"),
     Section("latency-equal", "Latency at equal load", figures.latency_equal, (tables.equal_load,),

@@ -130,6 +130,53 @@ def io_scaling(run: Run) -> list[Table]:
     return tables
 
 
+def tcp_scaling(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.tcp_scaling(run).items():
+        rows = []
+        for runner, points in series.items():
+            for _, c in points:
+                rate, bound = c.get("items_per_second"), ex.tcp_bound(c)
+                rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
+                             fmt.pct(rate / bound) if bound else fmt.MISSING, fmt.num(c.get("in_flight")),
+                             fmt.num(c.get("busy_cores")), fmt.num(c.get("latency_p50_us")),
+                             fmt.num(c.get("latency_p99_us")), flags(c)])
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 7)]
+                 for c in ex.tcp_curve_cells(run) if not c.ok and c.shape_label() == label]
+        tables.append(Table(f"Real I/O: {label}",
+                            ["runner", "workers", "in flight", "requests/s", "bound C / delay", "% of bound",
+                             "achieved in flight", "busy cores", "p50 (\u00b5s)", "p99 (\u00b5s)", "flags"], rows,
+                            notes=[f"{fmt.MISSING}: too few samples behind the percentile. Pools with a worker per "
+                                   "connection and coro's one loop thread: the curve of the figure."]))
+    return tables
+
+
+def tcp_cost(run: Run) -> list[Table]:
+    tables = []
+    conc = ex.TCP_COST_CONCURRENCY
+    for label, cells in ex.tcp_cost(run).items():
+        rows = []
+        for c in cells:
+            if not c.ok:
+                rows.append([c.runner, fmt.count(c.workers), *_no_numbers(c, 7)])
+                continue
+            rows.append([c.runner, fmt.count(c.workers), fmt.num(c.get("items_per_second")),
+                         fmt.num(c.get("busy_cores")), fmt.num(c.get("cpu_us_per_request")),
+                         fmt.num(c.get("rss_peak_mb")), fmt.num(ex.per_request(c, "ctx_voluntary")),
+                         fmt.num(ex.per_request(c, "ctx_involuntary")), fmt.num(c.get("latency_p99_us")), flags(c)])
+        tables.append(Table(f"What {conc:,} connections in flight cost: {label}",
+                            ["runner", "workers", "requests/s", "busy cores", "CPU \u00b5s/request", "peak RSS (MB)",
+                             "voluntary ctx sw/request", "involuntary ctx sw/request", "p99 (\u00b5s)", "flags"],
+                            rows,
+                            notes=["Per request: over the cell's whole wall time and every request it completed "
+                                   "(warm-up and drain included), for the whole process tree. Voluntary: a thread "
+                                   "blocked (waited for the socket or a lock); involuntary: it was preempted. Peak "
+                                   "RSS is summed over processes. A pool with fewer workers than connections "
+                                   f"queues the rest behind its blocking calls. {fmt.MISSING}: too few samples "
+                                   "behind the p99, or a failed cell (no numbers)."]))
+    return tables
+
+
 def crossover(run: Run) -> list[Table]:
     tables = []
     for label, series in ex.crossover(run).items():

@@ -232,6 +232,108 @@ def io_scaling(run: Run) -> list[str]:
     return out
 
 
+def _tcp_costs(cell: Cell) -> str:
+    """', paying 304 MB of peak RSS, 0.018 context switches per request and 25.4 µs of CPU per request': what the
+    cell's numbers say it paid, each left out when its counter is missing."""
+    rss, ctx, cpu = cell.get("rss_peak_mb"), ex.ctx_per_request(cell), cell.get("cpu_us_per_request")
+    paid = [text for value, text in ((rss, f"{fmt.num(rss)} MB of peak RSS"),
+                                     (ctx, f"{fmt.num(ctx)} context switches per request"),
+                                     (cpu, f"{fmt.num(cpu)} \u00b5s of CPU per request")) if value is not None]
+    return f", paying {_and(paid)}" if paid else ""
+
+
+def _tcp_serves(cell: Cell) -> str:
+    """'60,940/s on 0.85 busy cores': the rate, marked when noisy, and the cores it kept busy when measured."""
+    busy = cell.get("busy_cores")
+    return _n(cell, fmt.rate(_rate(cell))) + (f" on {fmt.num(busy)} busy cores" if busy is not None else "")
+
+
+def _tcp_queued(cell: Cell) -> str:
+    """'(998 of the 1,000 requests queue behind 2 blocking calls)': a pool with fewer workers than connections."""
+    return (f"({cell.concurrency - cell.workers:,} of the {cell.concurrency:,} requests queue behind "
+            f"{fmt.plural(cell.workers, 'blocking call')})")
+
+
+def _loop_threads(cell: Cell) -> str:
+    return "one loop thread" if cell.workers == 1 else fmt.plural(cell.workers, "loop thread")
+
+
+def _tcp_runner(runner: str, cells: list[Cell], loop: bool, conc: int) -> str | None:
+    """One runner's sentence at `conc` connections: its loop thread, or its pool with a worker per connection
+    and the smaller pools whose requests queue."""
+    if loop:
+        c = cells[-1]
+        return f"{runner} serves {_tcp_serves(c)} with {_loop_threads(c)}{_tcp_costs(c)}"
+    full = next((c for c in reversed(cells) if c.workers >= conc), None)
+    queued = [c for c in cells if c.workers < conc]
+    if full is None:
+        return "; ".join(f"{runner} with {fmt.plural(c.workers, 'worker')} serves {_tcp_serves(c)} {_tcp_queued(c)}"
+                         for c in queued) or None
+    slower = [c for c in queued if _rate(c) < _rate(full)]
+    workers = fmt.plural(full.workers, "worker")
+    # "needs" only where the data show it: a smaller pool of the same runner served fewer requests/s.
+    text = (f"{runner} needs {workers}, one per connection, to serve" if slower else
+            f"{runner} with {workers}, one per connection, serves") + f" {_tcp_serves(full)}{_tcp_costs(full)}"
+    for c in queued:
+        text += (f"; with {fmt.plural(c.workers, 'worker')} it serves {'only ' if c in slower else ''}"
+                 f"{_n(c, fmt.rate(_rate(c)))} {_tcp_queued(c)}")
+    return text
+
+
+def tcp(run: Run) -> list[str]:
+    out = []
+    loops = ex.tcp_event_loops(run)
+    of = f", of {fmt.plural(run.cores, 'core')}," if run.cores else ""
+    for label, series in ex.tcp_scaling(run).items():
+        parts, busy = [], []
+        for runner, points in series.items():
+            x, c = max(points, key=lambda p: _rate(p[1]))
+            top, last = points[-1]
+            text = _n(c, f"{runner} {fmt.rate(_rate(c))} at {fmt.count(x)} in flight")
+            if top > x:
+                text += f" ({_n(last, fmt.rate(_rate(last)))} at {fmt.count(top)})"
+            parts.append(text)
+            if last.get("busy_cores") is not None:
+                busy.append(_n(last, f"{runner} {fmt.num(last.get('busy_cores'))} at {fmt.count(top)}"))
+        delay = next(c for p in series.values() for _, c in p).param("delay_us")
+        where = f", the server answering after {fmt.duration_us(delay)}" if delay else ""
+        on_loops = [r for r in series if r in loops]
+        load = "a worker per connection" + (f", {_and(on_loops)} on one loop thread" if on_loops else "")
+        out.append(f"Loopback TCP ({label}{where}), the most requests/s each runner served over the connections in "
+                   f"flight it ran ({load}): {_and(parts)}.")
+        if busy:
+            out.append(f"Busy cores{of} at the most connections in flight each runner ran ({label}): {_and(busy)}.")
+
+    conc = ex.TCP_COST_CONCURRENCY
+    for label, cells in ex.tcp_cost(run).items():
+        ok = [c for c in cells if c.ok and c.get("items_per_second")]
+        by_runner = {r: [c for c in ok if c.runner == r] for r in dict.fromkeys(c.runner for c in ok)}
+        for runner, mine in by_runner.items():
+            text = _tcp_runner(runner, mine, runner in loops, conc)
+            if text:
+                out.append(f"At {conc:,} connections in flight ({label}), {text}.")
+
+        # Each pool with a worker per connection against the event loop, where both have the numbers.
+        loop = next((mine[-1] for r, mine in by_runner.items() if r in loops), None)
+        if loop is None:
+            continue
+        against = []
+        for runner, mine in by_runner.items():
+            full = next((c for c in reversed(mine) if c.workers >= conc), None)
+            if runner in loops or full is None:
+                continue
+            costs = [f"{fmt.ratio(a / b)} the {what}" for what, a, b in (
+                ("CPU", full.get("cpu_us_per_request"), loop.get("cpu_us_per_request")),
+                ("context switches", ex.ctx_per_request(full), ex.ctx_per_request(loop))) if a is not None and b]
+            against.append(_n(full, f"{runner} with {fmt.plural(full.workers, 'worker')}") +
+                           f" serves {fmt.ratio(_rate(full) / _rate(loop))} the requests/s" +
+                           (f" at {_and(costs)} per request" if costs else ""))
+        if against:
+            out.append(_n(loop, f"Against {loop.runner} on {_loop_threads(loop)} at {conc:,} connections in flight "
+                                f"({label})") + f": {'; '.join(against)}.")
+    return out
+
+
 def _share(x: float) -> str:
     return f"{100 * x:.0f}%"
 

@@ -6,7 +6,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <exception>
+#include <string>
 
 #include "runners/registry.hpp"
 #include "workloads/awaitable_steps.hpp"
@@ -40,15 +42,31 @@ class coro_runner final : public runner {
 
   cell_outcome run(harness::load_driver& load, unsigned) override {
     cell_outcome out;
-    asio::io_context io(1);  // concurrency hint 1: single-threaded, so Asio skips its internal locking
     std::exception_ptr failure;
-    auto on_done = [&failure](std::exception_ptr e) {
-      if (e && !failure) failure = e;
-    };
+    unsigned running = load.concurrency();
+    bool cut_off = false;
+    // Declared after what the lanes' handlers touch: a cut-off loop's unfinished lanes die with it.
+    asio::io_context io(1);  // concurrency hint 1: single-threaded, so Asio skips its internal locking
+    // The watchdog: a wait on something not ours to bound (a socket whose peer never answers) would hold the
+    // loop forever; at the cell's deadline the loop stops, its lanes are dropped with it, and the cell fails.
     load.begin();
+    asio::steady_timer watchdog(io, load.deadline());  // begin() opened the window the deadline follows
+    watchdog.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;  // cancelled: every lane ended in time
+      cut_off = true;
+      io.stop();
+    });
+    auto on_done = [&](std::exception_ptr e) {
+      if (e && !failure) failure = e;
+      if (--running == 0 && !cut_off) watchdog.cancel();
+    };
     for (unsigned i = 0; i < load.concurrency(); ++i) asio::co_spawn(io, lane(load, out.stats), on_done);
     io.run();
     if (failure) std::rethrow_exception(failure);
+    if (cut_off)
+      throw runner_error("watchdog: " + std::to_string(running) + " coroutines still waiting " +
+                         std::to_string(std::chrono::duration<double>(load.watchdog()).count()) +
+                         " s after the window closed (--cell-timeout); they were dropped");
     return out;
   }
 };

@@ -1,6 +1,7 @@
 // Every runner x every workload: all issued requests complete and the checksum fold equals the sequential
 // reference. The process pool is started in main(), before any runner creates threads.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <iostream>
@@ -116,6 +117,32 @@ TEST_P(Faults, AThrowingRequestFailsTheCellWithItsMessage) {
 // Named by runner, so the tsan preset's filter (-*threads*) can leave the oneTBB runner out.
 INSTANTIATE_TEST_SUITE_P(EveryRunner, Faults, ::testing::Values("seq", "coro", "threads", "procs"),
                          [](const auto& param_info) { return param_info.param; });
+
+// A server that stops answering (here: stopped with SIGSTOP) holds no runner past the cell's watchdog: the
+// blocking clients' reads and the coroutines' loop are cut off there, and the cell fails saying so.
+TEST_P(Faults, AServerThatNeverAnswersIsCutOffAtTheWatchdog) {
+  runners::runner& r = runner_named(GetParam());
+  const auto spec = workloads::make_spec(*workloads::find_workload("tcp"), {{"delay_us", 0}, {"response_bytes", 64}}, k_cal);
+  const pid_t server = workloads::tcp_server_pid();
+  ASSERT_GT(server, 0);
+  ASSERT_EQ(kill(server, SIGSTOP), 0);
+  harness::load_driver loop(spec, 0ms, 50ms, r.shape() == runners::runner_shape::sequential ? 1 : 4);
+  loop.set_watchdog(300ms);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)r.run(loop, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+    ADD_FAILURE() << "a cell against a silent server succeeded";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("watchdog"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "cut off near the deadline, not hung";
+  ASSERT_EQ(kill(server, SIGCONT), 0);
+  // The cut-off connections were dropped; the next cell's connections start clean.
+  harness::load_driver again(spec, 1ms, 20ms, 2);
+  const auto out = r.run(again, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+  EXPECT_EQ(out.stats.completed, again.issued());
+  EXPECT_EQ(out.stats.checksum_fold, harness::reference_checksums().fold(spec, again.issued()));
+}
 
 TEST(Conformance, EveryRunnerIsRegisteredOnce) {
   std::vector<std::string> names;
