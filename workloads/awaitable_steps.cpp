@@ -21,10 +21,11 @@ boost::asio::awaitable<bool> wait_micros(boost::asio::steady_timer& timer, std::
 
 }  // namespace
 
-boost::asio::awaitable<std::uint64_t> execute_awaitable(const request& r, boost::asio::steady_timer& timer,
-                                                        std::chrono::steady_clock::time_point limit) {
-  std::uint64_t acc = fold_start(r);
-  for (const step& s : r.steps) {
+boost::asio::awaitable<std::uint64_t> execute_steps_awaitable(const request& r, std::uint64_t acc, std::size_t first,
+                                                              std::size_t last, boost::asio::steady_timer& timer,
+                                                              std::chrono::steady_clock::time_point limit) {
+  for (std::size_t i = first; i < last; ++i) {
+    const step& s = r.steps[i];
     switch (s.kind) {
       case step_kind::compute: acc = fold_compute(acc, s.arg); break;
       case step_kind::wait:
