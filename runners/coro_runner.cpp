@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
+#include "runners/coro_pipeline.hpp"
 #include "runners/registry.hpp"
 #include "workloads/awaitable_steps.hpp"
 
@@ -39,6 +40,7 @@ class coro_runner final : public runner {
   runner_shape shape() const noexcept override { return runner_shape::event_loop; }
 
   cell_outcome run(harness::load_driver& load, unsigned) override {
+    if (!load.spec().stages.empty()) return run_coro_pipeline(load);
     cell_outcome out;
     asio::io_context io(1);  // concurrency hint 1: single-threaded, so Asio skips its internal locking
     std::exception_ptr failure;
