@@ -158,6 +158,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     }
     set_latency_counters(state, st.latency);
     k["busy_cores"] = Counter((usage.user_s + usage.sys_s) / wall_s);
+    // A pipeline's stages: the time each spent running its step over the same wall time as busy_cores (1: one core
+    // busy the whole cell; a stage run in parallel can exceed it), so the slowest stage shows.
+    for (std::size_t i = 0; i < spec.stages.size() && i < out.stage_busy_s.size(); ++i)
+      k["stage_" + spec.stages[i] + "_busy"] = Counter(out.stage_busy_s[i] / wall_s);
     k["in_flight"] = Counter(throughput * st.latency.mean() * 1e-9);  // Little's law
     k["cpu_user_s"] = Counter(usage.user_s);
     k["cpu_sys_s"] = Counter(usage.sys_s);

@@ -183,6 +183,37 @@ def memcpy_gb_per_s(run: Run) -> float | None:
     return float(value) if ok else None
 
 
+PIPELINE_STAGES = ("produce", "transform", "consume")  # the pipeline workload's stages, in order (catalog.cpp)
+
+
+def stage_names(cell: Cell) -> list[str]:
+    """The stages a pipeline cell reports busy time for (its stage_<name>_busy counters), in pipeline order: the
+    pipeline workload's stages in their order, any other after them by name."""
+    names = {k[len("stage_"):-len("_busy")] for k in cell.counters if k.startswith("stage_") and k.endswith("_busy")}
+    known = [s for s in PIPELINE_STAGES if s in names]
+    return known + sorted(names - set(known))
+
+
+def stage_busy(cell: Cell, stage: str) -> float | None:
+    """Seconds the stage spent in its step per second of the cell: 1 is one core busy the whole time."""
+    return cell.get(f"stage_{stage}_busy")
+
+
+def pipeline(run: Run) -> dict[str, Series]:
+    """Pipeline cells (stage_<name>_busy counters present), x = items in flight (concurrency), one group per
+    request shape."""
+    cells = [c for c in run.select("pipeline") if c.get("items_per_second") and stage_names(c)]
+    return {label: _series([(c.concurrency, c) for c in group])
+            for label, group in group_by(cells, Cell.shape_label).items()}
+
+
+def bottleneck(cell: Cell) -> tuple[str, float]:
+    """The stage with the most busy time, and that time: every stage handles every item, so it is the stage that
+    takes longest per item, the one that sets the pace unless it runs in parallel."""
+    stage = max(stage_names(cell), key=lambda s: stage_busy(cell, s))
+    return stage, stage_busy(cell, stage)
+
+
 def crossover(run: Run) -> dict[str, Series]:
     """mixed cells, x = cpu_share, one group per request size: the cells tagged as the crossover sweep when
     the run tags it (other mixed cells serve other experiments), every mixed cell in an older run."""

@@ -31,7 +31,7 @@ matplotlib.rcParams.update({
 
 RUNNER_COLORS = {"seq": "#555555", "coro": "#1f77b4", "threads": "#ff7f0e", "procs": "#2ca02c"}
 OTHER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^", "memory": "D", "tcp": "h"}
+WORKLOAD_MARKERS = {"cpu": "o", "sleep": "s", "mixed": "^", "memory": "D", "tcp": "h", "pipeline": ">"}
 OTHER_MARKERS = ("v", "P", "X", "*")
 WIDTH = 9.0  # inches; the legend sits right of the axes, never over the data
 
@@ -328,6 +328,41 @@ def crossover(run: Run) -> tuple[Figure, str] | None:
     return fig, " ".join(["Throughput against the CPU share of a compute-wait-compute request; dotted and dashed: "
                           "the bound with one core and with every core at the group's concurrency.",
                           *verdicts.crossover_swaps(run)])
+
+
+def pipeline(run: Run) -> tuple[Figure, str] | None:
+    groups = ex.pipeline(run)
+    if not groups:
+        return None
+    runners = run.runners()
+    fig = Figure(figsize=(WIDTH, 3.6 * len(groups)), layout="constrained")
+    for (rate_ax, busy_ax), (label, series) in zip(fig.subplots(len(groups), 2, squeeze=False), groups.items()):
+        cells = [c for points in series.values() for _, c in points]
+        several = len(cells) > len(series)  # a runner at several loads: say which bar is which
+        names = [f"{c.runner}\n{c.concurrency:,} in flight" if several else c.runner for c in cells]
+        names = [f"{n} (noisy)" if c.noisy else n for n, c in zip(names, cells)]
+        colors = [color(c.runner, runners) for c in cells]
+        rate_ax.bar(range(len(cells)), [c.get("items_per_second") for c in cells], color=colors)
+        rate_ax.set_xticks(range(len(cells)), names)
+        rate_ax.grid(False, axis="x")
+        _thousands(rate_ax.yaxis)
+        rate_ax.set_ylabel("throughput (items/s)")
+        rate_ax.set_title(label)
+        stages = list(dict.fromkeys(s for c in cells for s in ex.stage_names(c)))
+        width = 0.8 / len(cells)
+        for i, c in enumerate(cells):
+            xs = [k + (i - (len(cells) - 1) / 2) * width for k in range(len(stages))]
+            busy_ax.bar(xs, [ex.stage_busy(c, s) or 0 for s in stages], width, color=colors[i], label=names[i])
+        busy_ax.axhline(1, color="black", ls="--", lw=1, label="one core busy")
+        busy_ax.set_xticks(range(len(stages)), stages)
+        busy_ax.grid(False, axis="x")
+        busy_ax.set_ylabel("busy (stage time / wall time)")
+        busy_ax.set_title("busy time per stage")
+        _legend_outside(busy_ax)
+    return fig, ("Left: items through the pipeline per second, per runner. Right: each stage's busy time (the time it "
+                 "spent running its step per second of the cell, summed over the threads or processes running it; "
+                 "dashed: one core busy the whole time): the busiest stage is the bottleneck, unless it runs in "
+                 "parallel.")
 
 
 NINES = [-np.log10(1 - q) for q in (0.5, 0.9, 0.99, 0.999)]  # p50..p99.9 evenly spaced: one step per nine

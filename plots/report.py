@@ -54,6 +54,8 @@ SECTIONS = (
                           "in this run"),
     Section("crossover", "Crossover", figures.crossover, (tables.crossover,), verdicts.crossover,
             "no successful mixed cell in this run"),
+    Section("pipeline", "Pipeline", figures.pipeline, (tables.pipeline,), verdicts.pipeline,
+            "no successful pipeline cell with stage busy times in this run"),
     Section("latency-equal", "Latency at equal load", figures.latency_equal, (tables.equal_load,),
             verdicts.latency_equal, "no open-loop cell (offered_per_second) in this run"),
     Section("latency", "Latency vs offered rate", figures.latency, (tables.open_loop, tables.slo, tables.latency),

@@ -197,6 +197,30 @@ def crossover(run: Run) -> list[Table]:
     return tables
 
 
+def pipeline(run: Run) -> list[Table]:
+    tables = []
+    for label, series in ex.pipeline(run).items():
+        cells = [c for points in series.values() for _, c in points]
+        stages = list(dict.fromkeys(s for c in cells for s in ex.stage_names(c)))
+        rows = []
+        for runner, points in series.items():
+            for _, c in points:
+                rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(c.get("items_per_second")),
+                             *[fmt.num(ex.stage_busy(c, s)) for s in stages], fmt.num(c.get("busy_cores")),
+                             fmt.num(c.get("latency_p99_us")), ex.bottleneck(c)[0], flags(c)])
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, len(stages) + 4)]
+                 for c in _failed(run, "pipeline", label, Cell.shape_label)]
+        tables.append(Table(f"Pipeline: {label}",
+                            ["runner", "workers", "in flight", "items/s", *[f"{s} busy" for s in stages], "busy cores",
+                             "p99 (\u00b5s)", "bottleneck", "flags"], rows,
+                            notes=["A stage's busy: the seconds it spent running its step per second of the cell, "
+                                   "summed over the threads or processes running it (1: one core busy the whole time; a "
+                                   "parallel stage can exceed it). Bottleneck: the stage with the most busy time, the "
+                                   "one that takes longest per item. Latency counts from an item's issue to the end of "
+                                   "its last stage."]))
+    return tables
+
+
 def _missing(cell: Cell) -> str:
     return "; ".join(f"{name}: {cell.missing[k]}" for k, name in PERCENTILES if k in cell.missing)
 

@@ -426,6 +426,25 @@ def crossover(run: Run) -> list[str]:
     return out
 
 
+def pipeline(run: Run) -> list[str]:
+    out = []
+    for label, series in ex.pipeline(run).items():
+        best_of = {r: max((c for _, c in points), key=_rate) for r, points in series.items()}
+        best = max(best_of.values(), key=_rate)
+        seq = best_of.get("seq")
+        load = f"{best.concurrency:,} in flight, {fmt.plural(best.workers, 'worker')}"
+        if seq is not None and best is not seq:
+            load += f", {fmt.ratio(_rate(best) / _rate(seq))} seq"
+        others = [_n(c, f"{c.runner} {fmt.rate(_rate(c))}") for c in best_of.values() if c is not best]
+        stage, busy = ex.bottleneck(best)
+        rest = [f"{s} {fmt.num(ex.stage_busy(best, s))}" for s in ex.stage_names(best) if s != stage]
+        out.append(_n(best, f"Pipeline ({label}): {best.runner} moves the most items, {fmt.rate(_rate(best))} ({load})")
+                   + (f", against {_and(others)}" if others else "")
+                   + f"; its bottleneck is the {stage} stage, busy {fmt.num(busy)} cores"
+                   + (f" ({', '.join(rest)})" if rest else "") + ".")
+    return out
+
+
 def _percentile(cell: Cell, key: str, name: str) -> str:
     value = cell.get(key)
     return f"{name} {fmt.num(value)} µs" if value is not None else (

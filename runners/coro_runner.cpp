@@ -10,6 +10,7 @@
 #include <exception>
 #include <string>
 
+#include "runners/coro_pipeline.hpp"
 #include "runners/registry.hpp"
 #include "workloads/awaitable_steps.hpp"
 
@@ -41,6 +42,7 @@ class coro_runner final : public runner {
   runner_shape shape() const noexcept override { return runner_shape::event_loop; }
 
   cell_outcome run(harness::load_driver& load, unsigned) override {
+    if (!load.spec().stages.empty()) return run_coro_pipeline(load);
     cell_outcome out;
     std::exception_ptr failure;
     unsigned running = load.concurrency();

@@ -41,54 +41,110 @@ std::int64_t start_when_due(const pool_control& c, std::uint32_t due_us) {
   return now_ns();
 }
 
-[[noreturn]] void worker_main(worker_slot& s, pool_control& c, std::atomic<std::uint64_t>& ready, std::uint64_t my_bit,
-                              pid_t parent) {
+// What a worker needs to know of itself and the pool.
+struct worker_context {
+  worker_slot* slots;  // every worker's: a pipeline stage hands its items on to the next worker's stage ring
+  unsigned index;
+  pool_control& control;
+  std::atomic<std::uint64_t>& ready;
+  std::uint64_t my_bit;
+  pid_t parent;
+
+  [[nodiscard]] worker_slot& self() const noexcept { return slots[index]; }
+};
+
+// Runs `body`; a throw becomes a failed result, with its message in the worker's error buffer.
+template <class Body>
+void run_guarded(worker_slot& s, result& res, Body body) noexcept {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    res.status = result_status::failed;
+    std::strncpy(s.error, e.what(), sizeof s.error - 1);
+  } catch (...) {
+    res.status = result_status::failed;
+    std::strncpy(s.error, "unknown exception", sizeof s.error - 1);
+  }
+}
+
+// Pushes `res` to the worker's results ring and tells the dispatcher when `queued` (the jobs still waiting in the
+// ring the job came from) passes the low-water mark and when it is 0 (the worker is about to wait): the dispatcher
+// harvests everything when it wakes, so a ring per result below the mark would only add futex wakes (~15 us of
+// CPU each in a VM) while the dispatcher waits for a core.
+void answer(const worker_context& w, const result& res, std::size_t queued) {
+  worker_slot& s = w.self();
+  // The parent never has more jobs out than a ring holds, so a full results ring is momentary.
+  while (!s.results.try_push(res)) {
+    cpu_relax();
+    if (getppid() != w.parent) _exit(0);
+  }
+  // release: the pushed result is visible to whoever clears this bit with an acquire exchange.
+  w.ready.fetch_or(w.my_bit, std::memory_order_release);
+  if (queued == 0 || queued == s.low_water.load(std::memory_order_relaxed)) w.control.result_bell.ring();
+}
+
+// One stage of a pipeline item: the first stage waits for an open loop's due time; the last answers the parent;
+// the others hand the item on to the next worker. A stage that throws answers with the failure.
+void run_stage_job(const worker_context& w, stage_job& sj, stage_clock& busy, std::uint64_t& done) {
+  worker_slot& s = w.self();
+  if (sj.stage == 0 && sj.open_loop)
+    sj.item.started = harness::start_when_due(sj.item.r.due, harness::clock::now());  // one clock in every process
+  result res{sj.item.r.req.id, 0, 0, job_kind::run_stage, result_status::ok};
+  run_guarded(s, res, [&] { run_stage_blocking(sj.item, sj.stage, busy, harness::clock::time_point::max()); });
+  if (res.status == result_status::ok && sj.stage + 1 < sj.stages) {
+    ++sj.stage;
+    worker_slot& next = w.slots[w.index + 1];
+    // Never full in practice: a pipeline holds at most concurrency <= k_ring_capacity items.
+    while (!next.stage_jobs.try_push(sj)) {
+      cpu_relax();
+      if (getppid() != w.parent) _exit(0);
+    }
+    next.job_bell.ring();
+    return;
+  }
+  if (res.status == result_status::ok) {
+    ++done;
+    res.checksum = sj.item.acc;
+    if (sj.open_loop) res.started_ns = std::chrono::nanoseconds(sj.item.started.time_since_epoch()).count();
+  }
+  answer(w, res, s.stage_jobs.size_approx());
+}
+
+[[noreturn]] void worker_main(const worker_context& w) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Ctrl-C reaches the whole foreground process group: the parent decides how the run ends, and its
   // pool stops the workers. SIGTERM sent to a worker itself still ends it (the parent's handler is reset).
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_DFL);
-  if (getppid() != parent) _exit(0);  // the parent died before the line above took effect
+  if (getppid() != w.parent) _exit(0);  // the parent died before the line above took effect
+  worker_slot& s = w.self();
   job j;
+  stage_job sj;
+  stage_clock busy;        // time in pipeline stages
   std::uint64_t done = 0;  // requests this worker ran: its own count, against the dispatcher's
   for (;;) {
     if (!s.jobs.try_pop(j)) {
+      if (s.stage_jobs.try_pop(sj)) {
+        run_stage_job(w, sj, busy, done);
+        continue;
+      }
       const int spins = static_cast<int>(s.spins.load(std::memory_order_relaxed));
-      if (!spin_then_wait(s.job_bell, [&] { return !s.jobs.empty_approx(); }, spins, k_idle_check) &&
-          getppid() != parent)
-        _exit(0);
+      const auto ready = [&] { return !s.jobs.empty_approx() || !s.stage_jobs.empty_approx(); };
+      if (!spin_then_wait(s.job_bell, ready, spins, k_idle_check) && getppid() != w.parent) _exit(0);
       continue;
     }
     result res{j.req.id, 0, 0, j.kind, result_status::ok};
     if (j.kind == job_kind::run_request) {
       ++done;
-      if (j.due_us != 0) res.started_ns = start_when_due(c, j.due_us);
-      try {
-        res.checksum = workloads::execute_blocking(j.req);
-      } catch (const std::exception& e) {
-        res.status = result_status::failed;
-        std::strncpy(s.error, e.what(), sizeof s.error - 1);
-      } catch (...) {
-        res.status = result_status::failed;
-        std::strncpy(s.error, "unknown exception", sizeof s.error - 1);
-      }
+      if (j.due_us != 0) res.started_ns = start_when_due(w.control, j.due_us);
+      run_guarded(s, res, [&] { res.checksum = workloads::execute_blocking(j.req); });
     } else {
       if (j.reset_peak) harness::reset_peak_rss();  // first: its page-table walk is not the cell's cost
       s.usage = harness::resource_usage::of_this_process();
       s.requests_done = done;
+      s.stage_busy_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(busy.busy).count();
     }
-    // The parent never has more jobs out than a ring holds, so a full results ring is momentary.
-    while (!s.results.try_push(res)) {
-      cpu_relax();
-      if (getppid() != parent) _exit(0);
-    }
-    // release: the pushed result is visible to whoever clears this bit with an acquire exchange.
-    ready.fetch_or(my_bit, std::memory_order_release);
-    // Once per pass down through the low-water mark, and when the queue is empty (the worker is about to wait):
-    // the dispatcher harvests everything when it wakes, so a ring per result below the mark would only add
-    // futex wakes (~15 us of CPU each in a VM) while the dispatcher waits for a core.
-    const auto left = s.jobs.size_approx();
-    if (left == 0 || left == s.low_water.load(std::memory_order_relaxed)) c.result_bell.ring();
+    answer(w, res, s.jobs.size_approx());
   }
 }
 
@@ -126,7 +182,7 @@ std::string describe_end(unsigned i, pid_t pid, int status) {
     const pid_t pid = fork();
     if (pid == 0) {
       signal(SIGCHLD, SIG_DFL);
-      worker_main(slots[i], c, ready[i / 64], std::uint64_t{1} << (i % 64), self);
+      worker_main({slots, i, c, ready[i / 64], std::uint64_t{1} << (i % 64), self});
     }
     if (pid < 0) {
       slots[i].fork_errno.store(errno, std::memory_order_relaxed);
@@ -261,9 +317,12 @@ void process_pool::restart(unsigned i) {
   if (s.state.load(std::memory_order_acquire) != worker_state::dead)
     throw std::logic_error("procs: restart of worker " + std::to_string(i) + ", which is not dead");
   if (auto death = forkserver_death()) throw std::runtime_error("procs: cannot restart worker " + std::to_string(i) + ": " + *death);
-  // The old process is reaped, so nobody else touches these: the new worker starts on empty rings.
+  // The old process is reaped, so nobody else touches these: the new worker starts on empty rings. (The stage
+  // ring's producer is the worker before it in a pipeline: the procs runner stops every worker of a pipeline that
+  // lost one before it restarts any.)
   s.jobs.reset();
   s.results.reset();
+  s.stage_jobs.reset();
   s.error[0] = '\0';
   s.fork_errno.store(0, std::memory_order_relaxed);
   s.state.store(worker_state::starting, std::memory_order_relaxed);

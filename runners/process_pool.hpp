@@ -12,12 +12,14 @@
 
 #include "harness/resource_usage.hpp"
 #include "runners/doorbell.hpp"
+#include "runners/pipeline_stage.hpp"
 #include "runners/spsc_ring.hpp"
 #include "workloads/request.hpp"
 
 namespace conpar::runners {
 
-enum class job_kind : std::uint16_t { run_request, report_usage };
+// run_stage: a pipeline's item (stage_job) on its way through the stages; it names the results of such items.
+enum class job_kind : std::uint16_t { run_request, report_usage, run_stage };
 
 struct job {
   workloads::request req;
@@ -29,6 +31,17 @@ struct job {
 };
 static_assert(sizeof(job) == 64, "one job per cache line");
 
+// An item of a pipeline cell (workload_spec::stages) on its way through the stages: worker k runs stage k (step k of
+// the request), then hands the item on to worker k + 1's stage ring, or answers the parent from the last stage.
+// Two cache lines (alignas), so a producer writing one slot never shares a line with the consumer reading the last.
+struct alignas(64) stage_job {
+  pipeline_item item;        // started: the issue time in a closed loop; the first stage's start in an open one
+  std::uint16_t stage = 0;   // the stage to run
+  std::uint16_t stages = 0;  // the pipeline's length: the stage that runs stages - 1 answers the parent
+  bool open_loop = false;    // the first stage waits until item.r.due and records when it started
+};
+static_assert(sizeof(stage_job) == 128, "two cache lines per pipeline item");
+
 enum class result_status : std::uint32_t { ok, failed };
 
 struct result {
@@ -39,7 +52,8 @@ struct result {
   result_status status = result_status::ok;
 };
 
-// 256 jobs per worker: deep enough to pipeline empty requests, small enough for 1000 workers (~21 MB).
+// 256 jobs per worker: deep enough to pipeline empty requests, small enough for 1000 workers (~57 MB of address
+// space with the stage rings, of which only the pages in use are resident).
 inline constexpr std::size_t k_ring_capacity = 256;
 
 // A worker's life as the forkserver sees it; the parent reads it, the forkserver writes it.
@@ -47,17 +61,24 @@ enum class worker_state : std::uint32_t { starting, alive, dead };
 
 // Everything one worker shares with the parent. The parent is the only producer of `jobs` and the only
 // consumer of `results`; the worker the reverse, so plain SPSC rings suffice and no lock is ever held.
+//
+// A pipeline cell of S stages runs on workers 0 .. S-1 and adds one ring per worker, `stage_jobs`: worker 0's is fed
+// by the parent, worker k's (k > 0) by worker k - 1 alone, so it too has one producer. The parent pushes no stage job
+// to workers 1 .. S-1 and no job at all while the cell runs (usage reports come before and after it), and each worker
+// pushes results to its own ring only: every ring keeps one producer and one consumer.
 struct worker_slot {
   spsc_ring<job, k_ring_capacity> jobs;
   spsc_ring<result, k_ring_capacity> results;
-  doorbell job_bell;                        // rung by the parent after pushing a job
+  spsc_ring<stage_job, k_ring_capacity> stage_jobs;
+  doorbell job_bell;                        // rung by whoever pushed a job or a stage job
   std::atomic<std::uint32_t> spins{0};      // busy-wait budget before blocking, set per cell
   // The worker wakes the dispatcher when its queue comes down to this many jobs (half the cell's depth, so the
   // refill has the other half's time to arrive) and when it runs dry: one futex wake-up (~15 us of CPU in a
   // VM) serves many results.
   std::atomic<std::uint32_t> low_water{0};
   harness::resource_usage usage;            // written by the worker before answering report_usage
-  std::uint64_t requests_done = 0;          // likewise: the requests it has run since it started
+  std::uint64_t requests_done = 0;          // likewise: the requests it has run (or finished, as a pipeline's last stage)
+  std::int64_t stage_busy_ns = 0;           // likewise: the time it spent in pipeline stages' steps
   char error[240] = {};                     // message of the last request that threw
   // Written by the forkserver: the worker's pid, its state, and once dead its waitpid() status (or the
   // fork() errno if it could not be started). `restart` is set by the parent, cleared by the forkserver.
@@ -112,7 +133,8 @@ class process_pool {
   [[nodiscard]] std::optional<std::string> death_of(unsigned i) const;
   // How the forkserver ended, nullopt while it lives; without it no worker can live or restart.
   [[nodiscard]] std::optional<std::string> forkserver_death();
-  // Replaces dead worker i with a fresh process on empty rings; waits at most k_restart_limit.
+  // Replaces dead worker i with a fresh process on empty rings; waits at most k_restart_limit. Nothing else may
+  // push into its rings meanwhile (in a pipeline: the worker before it must be dead or idle).
   void restart(unsigned i);
 
   static constexpr std::chrono::seconds k_restart_limit{10};

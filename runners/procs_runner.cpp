@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harness/machine.hpp"
+#include "runners/pipeline_stage.hpp"
 #include "runners/process_pool.hpp"
 #include "runners/registry.hpp"
 
@@ -52,6 +53,13 @@ class procs_runner final : public runner {
     if (!m_pool || workers > m_pool->size())
       throw runner_error("procs: the worker pool was started with " + std::to_string(m_pool ? m_pool->size() : 0) +
                          " processes, this cell needs " + std::to_string(workers));
+    const std::size_t stages = pipeline_stages(load);
+    if (stages > workers)
+      throw runner_error("procs: a pipeline of " + std::to_string(stages) + " stages runs one worker process per stage; "
+                         "this cell has " + std::to_string(workers));
+    if (stages > 0 && load.concurrency() > k_ring_capacity)  // every item in flight may wait in one stage's ring
+      throw runner_error("procs: a pipeline holds at most " + std::to_string(k_ring_capacity) + " items in flight, not " +
+                         std::to_string(load.concurrency()));
     m_workers = workers;
     settle();
     // Spinning pays only with a core to spare: workers spin while each can own one and one is left for the
@@ -71,10 +79,15 @@ class procs_runner final : public runner {
     cell_outcome out;
     load.begin();
     m_pool->set_epoch(load.window().start);
-    dispatch(load, out);
+    if (stages > 0)
+      dispatch_pipeline(load, out, stages);
+    else
+      dispatch(load, out);
     const worker_report after = collect_usage(false);
     out.other_processes = after.usage - before.usage;
     out.worker_requests = after.requests - before.requests;
+    for (std::size_t k = 0; k < stages; ++k)  // worker k ran stage k
+      out.stage_busy_s.push_back(static_cast<double>(after.stage_busy_ns[k] - before.stage_busy_ns[k]) * 1e-9);
     return out;
   }
 
@@ -180,10 +193,23 @@ class procs_runner final : public runner {
       }
     };
 
+    const auto drain = [&](unsigned w) {
+      bool any = false;
+      while (harvest(w, true)) any = true;
+      return any;
+    };
+    drive(load, [&] { return in_flight == 0; }, drain, replace_dead, [&] { stop_hung_workers(load); });
+  }
+
+  // The dispatcher's loop until done(): drain(w) takes worker w's results (true if there were any) for each worker
+  // that rang; on_death() handles a death; when nothing came, it waits for the next ring, and calls on_hung() (which
+  // throws) once the cell's deadline passes with nothing.
+  template <class Done, class Drain, class OnDeath, class OnHung>
+  void drive(const harness::load_driver& load, Done done, Drain drain, OnDeath on_death, OnHung on_hung) {
     const unsigned words = (m_workers + 63) / 64;
     auto next_liveness_check = clock::now() + k_busy_liveness_interval;
-    while (in_flight > 0) {
-      if (m_pool->deaths() != m_deaths_seen) replace_dead();
+    while (!done()) {
+      if (m_pool->deaths() != m_deaths_seen) on_death();
       // The forkserver rings no bell when it dies itself: look every so often.
       if (const auto now = clock::now(); now > next_liveness_check) {
         check_forkserver();
@@ -194,14 +220,94 @@ class procs_runner final : public runner {
       for (unsigned word = 0; word < words; ++word) {
         // acquire: pairs with the worker's release fetch_or, so its pushed results are visible.
         std::uint64_t bits = m_pool->ready_word(word).exchange(0, std::memory_order_acquire);
-        for (; bits != 0; bits &= bits - 1) {
-          const unsigned w = word * 64 + static_cast<unsigned>(std::countr_zero(bits));
-          // Drain fully: results pushed before the bit was set must not wait for another bit.
-          while (harvest(w, true)) harvested = true;
-        }
+        // Drain fully: results pushed before the bit was set must not wait for another bit.
+        for (; bits != 0; bits &= bits - 1)
+          harvested |= drain(word * 64 + static_cast<unsigned>(std::countr_zero(bits)));
       }
-      if (harvested || in_flight == 0 || m_pool->deaths() != m_deaths_seen) continue;
-      if (!wait_for_results(seen, load.deadline())) stop_hung_workers(load);
+      if (harvested || done() || m_pool->deaths() != m_deaths_seen) continue;
+      if (!wait_for_results(seen, load.deadline())) on_hung();
+    }
+  }
+
+  // A pipeline cell (see worker_slot): the parent issues each item to worker 0 and takes it back from the last
+  // stage's worker, in the order it issued them, since every stage is one process that takes its ring in order. A
+  // closed loop's item counts from its issue: the first stage's ring is one of the pipeline's bounded queues.
+  void dispatch_pipeline(harness::load_driver& load, cell_outcome& out, std::size_t stages) {
+    struct issued_item {
+      clock::time_point due;
+      std::uint64_t id;
+    };
+    std::deque<issued_item> in_flight;  // oldest first
+    try {
+      const auto issue = [&](clock::time_point now) {
+        const auto r = load.next(now);
+        if (!r) return;
+        const stage_job sj{pipeline_item::issued(*r, r->due), 0, static_cast<std::uint16_t>(stages), load.open()};
+        worker_slot& first = m_pool->slot(0);
+        if (!first.stage_jobs.try_push(sj)) throw runner_error("procs: the pipeline's first ring overflowed");
+        first.job_bell.ring();
+        in_flight.push_back({r->due, r->req.id});
+      };
+      for (unsigned i = 0; i < load.concurrency(); ++i) issue(clock::now());
+
+      std::array<result, 64> batch;
+      const auto drain = [&](unsigned w) {
+        bool any = false;
+        for (std::size_t n; (n = m_pool->slot(w).results.pop_some(batch.data(), batch.size())) > 0;) {
+          any = true;
+          const auto done = clock::now();
+          for (std::size_t k = 0; k < n; ++k) {
+            const result& res = batch[k];
+            if (res.status != result_status::ok)
+              throw runner_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
+            if (in_flight.empty() || res.id != in_flight.front().id)
+              throw runner_error("procs: pipeline item " + std::to_string(res.id) + " came out of order");
+            const auto [due, id] = in_flight.front();
+            in_flight.pop_front();
+            const auto started =
+                res.started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(res.started_ns)) : due;
+            out.stats.complete(due, started, done, res.checksum, load.window());
+            issue(done);  // the freed place goes to the next item
+          }
+        }
+        return any;
+      };
+      const auto on_death = [&] {
+        m_deaths_seen = m_pool->deaths();
+        for (unsigned w = 0; w < m_workers; ++w)
+          if (const auto death = m_pool->death_of(w))
+            throw runner_error(*death + " during the pipeline cell; " + std::to_string(in_flight.size()) +
+                               " items were in the pipeline");
+      };
+      const auto on_hung = [&] {
+        throw runner_error("watchdog: " + std::to_string(in_flight.size()) + " items still in the pipeline " +
+                           std::to_string(std::chrono::duration<double>(load.watchdog()).count()) +
+                           " s after the window closed (--cell-timeout)");
+      };
+      drive(load, [&] { return in_flight.empty(); }, drain, on_death, on_hung);
+    } catch (const std::exception& e) {
+      // The items in flight are spread over the stages' rings, and a dead stage would stall the one before it:
+      // every worker of the pipeline is stopped, and settle() restarts them for the next cell.
+      stop_workers(static_cast<unsigned>(stages));
+      throw runner_error(std::string(e.what()) + "; stopped the pipeline's " + std::to_string(stages) +
+                         " worker processes (restarted before the next cell)");
+    }
+  }
+
+  // Kills workers 0 .. n-1 and waits until the forkserver has reaped them, so nothing touches their rings any more.
+  void stop_workers(unsigned n) {
+    for (unsigned w = 0; w < n; ++w)
+      if (!m_pool->death_of(w)) ::kill(m_pool->pid(w), SIGKILL);
+    const auto deadline = clock::now() + k_drain_limit;
+    for (unsigned w = 0; w < n; ++w) {
+      for (;;) {
+        const std::uint32_t seen = m_pool->result_bell().prepare();  // the forkserver rings it on every death
+        if (m_pool->death_of(w)) break;
+        check_forkserver();
+        if (clock::now() > deadline) throw runner_error("procs: worker " + std::to_string(w) + " did not die of SIGKILL");
+        m_pool->result_bell().wait(seen, k_liveness_interval);
+      }
+      m_outstanding[w] = 0;  // its jobs are gone with it
     }
   }
 
@@ -250,12 +356,14 @@ class procs_runner final : public runner {
   struct worker_report {
     harness::resource_usage usage;
     std::uint64_t requests = 0;
+    std::vector<std::int64_t> stage_busy_ns;  // per worker
   };
 
   // Asks each worker for its resource usage and request count; the sums are what the cell's workers did.
   worker_report collect_usage(bool reset_peak) {
     for (unsigned w = 0; w < m_workers; ++w) push_job(w, job{{}, job_kind::report_usage, static_cast<std::uint16_t>(reset_peak ? 1 : 0), 0});
     worker_report sum;
+    sum.stage_busy_ns.resize(m_workers);
     unsigned answered = 0;
     const auto deadline = clock::now() + k_drain_limit;
     while (answered < m_workers) {
@@ -267,6 +375,7 @@ class procs_runner final : public runner {
         if (r.kind == job_kind::report_usage) {
           sum.usage += m_pool->slot(w).usage;
           sum.requests += m_pool->slot(w).requests_done;
+          sum.stage_busy_ns[w] = m_pool->slot(w).stage_busy_ns;
           ++answered;
         }
       }

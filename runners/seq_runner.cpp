@@ -1,4 +1,5 @@
 // seq: the same work in a plain loop on the calling thread: the checksum and single-core reference.
+#include "runners/pipeline_stage.hpp"
 #include "runners/registry.hpp"
 #include "workloads/blocking_steps.hpp"
 
@@ -12,14 +13,24 @@ class seq_runner final : public runner {
 
   cell_outcome run(harness::load_driver& load, unsigned) override {
     cell_outcome out;
+    // A pipeline's item runs its stages one after the other, each timed: the single-core split of the work.
+    std::vector<stage_clock> stages(pipeline_stages(load));
     load.begin();
     auto now = harness::clock::now();
     while (const auto r = load.next(now)) {
       const auto started = harness::start_when_due(r->due, now);
-      const std::uint64_t checksum = workloads::execute_blocking(r->req, load.deadline());
+      std::uint64_t checksum = 0;
+      if (stages.empty()) {
+        checksum = workloads::execute_blocking(r->req, load.deadline());
+      } else {
+        auto item = pipeline_item::issued(*r, started);
+        for (std::size_t k = 0; k < stages.size(); ++k) run_stage_blocking(item, k, stages[k], load.deadline());
+        checksum = item.acc;
+      }
       now = harness::clock::now();
       out.stats.complete(r->due, started, now, checksum, load.window());
     }
+    out.stage_busy_s = busy_seconds(stages);
     return out;
   }
 };

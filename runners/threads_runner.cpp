@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runners/registry.hpp"
+#include "runners/threads_pipeline.hpp"
 #include "workloads/blocking_steps.hpp"
 
 namespace conpar::runners {
@@ -24,6 +25,7 @@ class threads_runner final : public runner {
     const auto limit = std::max<std::size_t>(workers, static_cast<std::size_t>(tbb::info::default_concurrency()));
     tbb::global_control allow(tbb::global_control::max_allowed_parallelism, limit);
     tbb::task_arena arena(static_cast<int>(workers));  // the caller takes one of the W slots
+    if (!load.spec().stages.empty()) return run_threads_pipeline(load, arena, workers);
     std::vector<harness::lane_stats> stats(workers);  // one per arena thread: no shared counters
     tbb::task_group group;
 

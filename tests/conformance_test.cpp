@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -37,6 +38,13 @@ runners::runner& runner_named(const std::string& name) {
   throw std::invalid_argument("no runner " + name);
 }
 
+// The workers a worker-pool runner gets for a load level: at least one per stage of a pipeline (procs runs one
+// process per stage); seq and coro always run on their one thread.
+unsigned workers_for(const runners::runner& r, const workloads::workload_spec& spec, unsigned workers) {
+  if (r.shape() != runners::runner_shape::worker_pool) return 1;
+  return std::max(workers, static_cast<unsigned>(spec.stages.size()));
+}
+
 class Conformance : public ::testing::TestWithParam<std::tuple<std::string, conformance_case>> {};
 
 TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
@@ -48,10 +56,10 @@ TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
   // request (the memory array: slow under TSan), and that must not fall into a 40 ms window.
   {
     harness::load_driver warm(spec, 0ms, 20ms, r.shape() == runners::runner_shape::sequential ? 1 : 8);
-    (void)r.run(warm, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+    (void)r.run(warm, workers_for(r, spec, 2));
   }
   for (const workloads::load_point load : {workloads::load_point{1, 1}, workloads::load_point{2, 8}}) {
-    const unsigned workers = r.shape() == runners::runner_shape::worker_pool ? load.workers : 1;
+    const unsigned workers = workers_for(r, spec, load.workers);
     const unsigned concurrency = r.shape() == runners::runner_shape::sequential ? 1 : load.concurrency;
     SCOPED_TRACE("workers " + std::to_string(workers) + " concurrency " + std::to_string(concurrency));
     harness::load_driver loop(spec, 5ms, 40ms, concurrency);
@@ -63,13 +71,21 @@ TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
     EXPECT_EQ(out.stats.latency.count(), out.stats.measured) << "every measured completion is in the histogram";
     if (runner_name == "procs") {
       EXPECT_GT(out.other_processes.user_s + out.other_processes.sys_s, 0.0) << "worker CPU is accounted";
+      EXPECT_EQ(out.worker_requests, out.stats.completed) << "the workers' own count (a pipeline's last stage)";
+    }
+    // A pipeline reports each stage's busy time: every stage ran (each computes), none longer than the cell.
+    ASSERT_EQ(out.stage_busy_s.size(), spec.stages.size());
+    const double cell_s = std::chrono::duration<double>(harness::clock::now() - loop.window().start).count();
+    for (const double busy : out.stage_busy_s) {
+      EXPECT_GT(busy, 0.0);
+      EXPECT_LE(busy, cell_s * workers);
     }
   }
   // Open loop: the lanes take scheduled requests and wait for their due times; the same validation holds.
   const unsigned lanes = r.shape() == runners::runner_shape::sequential ? 1 : 8;
   harness::load_driver open(spec, 5ms, 60ms, lanes);
   open.set_open_loop(2000, harness::arrival::poisson, 7);
-  const runners::cell_outcome out = r.run(open, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
+  const runners::cell_outcome out = r.run(open, workers_for(r, spec, 2));
   ASSERT_GT(open.issued(), 0u);
   EXPECT_LE(open.issued(), 400u) << "no more than the schedule holds (about 2000/s x 65 ms)";
   EXPECT_EQ(out.stats.completed, open.issued());
@@ -88,7 +104,9 @@ INSTANTIATE_TEST_SUITE_P(
                                          conformance_case{"mixed", {{"request_us", 500}, {"cpu_share", 0.5}}},
                                          // The pool forked before this array was made: its workers make their own.
                                          conformance_case{"memory", {{"array_mib", 4}, {"slice_kib", 64}}},
-                                         conformance_case{"tcp", {{"delay_us", 200}, {"response_bytes", 256}}})),
+                                         conformance_case{"tcp", {{"delay_us", 200}, {"response_bytes", 256}}},
+                                         // Each runner's pipeline form: stage k runs step k, joined by bounded queues.
+                                         conformance_case{"pipeline", {{"produce_us", 2}, {"transform_us", 10}, {"consume_us", 2}}})),
     [](const auto& param_info) {
       return std::get<0>(param_info.param) + "_" + std::get<1>(param_info.param).workload + "_" +
              std::to_string(param_info.index);
@@ -112,6 +130,27 @@ TEST_P(Faults, AThrowingRequestFailsTheCellWithItsMessage) {
   harness::load_driver again(ok, 1ms, 20ms, 2);
   const auto out = r.run(again, r.shape() == runners::runner_shape::worker_pool ? 2 : 1);
   EXPECT_EQ(out.stats.completed, again.issued());
+}
+
+// A pipeline whose transform stage throws at one item fails the cell with its message (coro's other stages end as
+// their channels close, procs stops the pipeline's workers), and the runner runs the next pipeline as usual.
+TEST_P(Faults, AThrowingStageFailsThePipelineCellWithItsMessage) {
+  runners::runner& r = runner_named(GetParam());
+  auto spec = workloads::make_spec(*workloads::find_workload("pipeline"), {{"transform_us", 5}}, k_cal);
+  spec.prototype.steps[1] = workloads::step{workloads::step_kind::fail, 20};
+  harness::load_driver loop(spec, 5ms, 200ms, r.shape() == runners::runner_shape::sequential ? 1 : 8);
+  try {
+    (void)r.run(loop, workers_for(r, spec, 3));
+    ADD_FAILURE() << "the planted fault did not surface";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("request 20 failed (planted fault)"), std::string::npos) << e.what();
+  }
+  const auto ok = workloads::make_spec(*workloads::find_workload("pipeline"), {{"transform_us", 5}}, k_cal);
+  harness::load_driver again(ok, 1ms, 20ms, 8);
+  const auto out = r.run(again, workers_for(r, ok, 3));
+  EXPECT_EQ(out.stats.completed, again.issued());
+  harness::reference_checksums reference;
+  EXPECT_EQ(out.stats.checksum_fold, reference.fold(ok, again.issued()));
 }
 
 // Named by runner, so the tsan preset's filter (-*threads*) can leave the oneTBB runner out.
@@ -158,7 +197,7 @@ int main(int argc, char** argv) {
   int failed = 0;
   {
     auto runners = conpar::runners::make_runners();
-    for (auto& r : runners) r->prepare(2);  // forks the procs pool while single-threaded
+    for (auto& r : runners) r->prepare(3);  // forks the procs pool while single-threaded; 3: one per pipeline stage
     g_runners = &runners;
     failed = RUN_ALL_TESTS();
     g_runners = nullptr;

@@ -59,10 +59,11 @@ async_lane::~async_lane() {
   socket->close(ignored);
 }
 
-asio::awaitable<std::uint64_t> execute_awaitable(const request& r, async_lane& lane,
-                                                 std::chrono::steady_clock::time_point limit) {
-  std::uint64_t acc = fold_start(r);
-  for (const step& s : r.steps) {
+asio::awaitable<std::uint64_t> execute_steps_awaitable(const request& r, std::uint64_t acc, std::size_t first,
+                                                       std::size_t last, async_lane& lane,
+                                                       std::chrono::steady_clock::time_point limit) {
+  for (std::size_t i = first; i < last; ++i) {
+    const step& s = r.steps[i];
     switch (s.kind) {
       case step_kind::compute: acc = fold_compute(acc, s.arg); break;
       case step_kind::wait:

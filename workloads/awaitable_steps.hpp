@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "workloads/kernel.hpp"
 #include "workloads/request.hpp"
 
 namespace conpar::workloads {
@@ -30,11 +31,18 @@ struct async_lane {
   std::vector<std::uint64_t> response;
 };
 
-// Computes on the loop thread (blocking it, as real code would) and co_awaits waits on the lane's timer and
-// tcp steps on its socket. No wait outlasts `limit` (the cell's watchdog deadline): one that would is cut off
-// there and throws.
-[[nodiscard]] boost::asio::awaitable<std::uint64_t> execute_awaitable(const request& r, async_lane& lane,
-                                                                      std::chrono::steady_clock::time_point limit =
-                                                                          std::chrono::steady_clock::time_point::max());
+// Runs steps [first, last) of `r`, folding each into `acc`; returns the new fold (a pipeline's stage runs its one
+// step this way). Computes on the loop thread (blocking it, as real code would) and co_awaits waits on the
+// lane's timer and tcp steps on its socket. No wait outlasts `limit` (the cell's watchdog deadline): one that
+// would is cut off there and throws.
+[[nodiscard]] boost::asio::awaitable<std::uint64_t> execute_steps_awaitable(
+    const request& r, std::uint64_t acc, std::size_t first, std::size_t last, async_lane& lane,
+    std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max());
+
+// Runs every step of `r`; its result is the request's checksum. Not a coroutine itself: no second frame.
+[[nodiscard]] inline boost::asio::awaitable<std::uint64_t> execute_awaitable(
+    const request& r, async_lane& lane, std::chrono::steady_clock::time_point limit = std::chrono::steady_clock::time_point::max()) {
+  return execute_steps_awaitable(r, fold_start(r), 0, k_max_steps, lane, limit);
+}
 
 }  // namespace conpar::workloads

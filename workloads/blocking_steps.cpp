@@ -27,9 +27,10 @@ bool sleep_micros(std::uint64_t micros, clock::time_point limit) {
 
 }  // namespace
 
-std::uint64_t execute_blocking(const request& r, clock::time_point limit) {
-  std::uint64_t acc = fold_start(r);
-  for (const step& s : r.steps) {
+std::uint64_t execute_steps_blocking(const request& r, std::uint64_t acc, std::size_t first, std::size_t last,
+                                     clock::time_point limit) {
+  for (std::size_t i = first; i < last; ++i) {
+    const step& s = r.steps[i];
     switch (s.kind) {
       case step_kind::compute: acc = fold_compute(acc, s.arg); break;
       case step_kind::wait:

@@ -1,6 +1,7 @@
 // The workload catalog: each entry is data (parameters, request shape, default sweep), no runner code.
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "workloads/kernel.hpp"
 #include "workloads/memory.hpp"
@@ -150,6 +151,28 @@ const std::vector<workload_def>& catalog() {
          for (unsigned c : {1u, 100u, 1000u, 10000u}) loads.push_back({c, c});
          loads.push_back({2, 1000});
          return std::vector<default_point>{{{}, loads}};
+       }},
+      {"pipeline",
+       "a stream of items through three stages joined by bounded queues: produce (produce_us of compute), "
+       "transform (transform_us), consume (consume_us); each runner runs the stages as a pipeline",
+       {{"produce_us", 2, 0, 1e6, "compute time of the produce stage per item in microseconds"},
+        {"transform_us", 20, 0, 1e6, "compute time of the transform stage per item in microseconds"},
+        {"consume_us", 2, 0, 1e6, "compute time of the consume stage per item in microseconds"}},
+       [](workload_spec& spec, const calibration& cal) {
+         // One compute step per stage, even of 0 us: stage k runs step k, so the item's fold is exactly the
+         // sequential request's, and the reference checksums need nothing of their own.
+         std::size_t n = 0;
+         for (const char* stage : {"produce", "transform", "consume"}) {
+           const double us = param(spec, std::string(stage) + "_us");
+           spec.work_us += us;
+           add_compute(spec.prototype, n, us, cal);
+           spec.stages.emplace_back(stage);
+         }
+       },
+       [](unsigned) {
+         // Three workers (one per stage: procs runs one process per stage) and 16 items in flight: enough that
+         // every stage has work queued, so the slowest stage sets the pace.
+         return std::vector<default_point>{{{}, {{3, 16}}}};
        }},
       {"fault",
        "compute for work_us; request fail_at throws, request stall_at waits until the watchdog cuts it off: "

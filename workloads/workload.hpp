@@ -51,6 +51,10 @@ struct workload_spec {
   // process's limit before a cell, so a cell that cannot have them fails with a clear message, not mid-run.
   unsigned descriptors_per_request = 0;
   request prototype{};
+  // Empty: a request is one unit of work. Otherwise the request is an item of a pipeline whose stage k runs
+  // step k, named stages[k] (the `pipeline` workload: produce, transform, consume): each runner runs the
+  // stages as a stream joined by bounded queues and reports each stage's busy time.
+  std::vector<std::string> stages;
 
   // "cpu/work_us:100": identifies the request stream, hence its reference checksums.
   [[nodiscard]] std::string key() const;

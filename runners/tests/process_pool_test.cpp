@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -29,6 +30,14 @@ const workloads::calibration k_cal{20.0};
 std::vector<pid_t> workers_of_this_process() {
   const auto mine = children_of(::getpid());
   return mine.size() == 1 ? children_of(mine[0]) : std::vector<pid_t>{};
+}
+
+// SIGKILLs `pid` 50 ms from now, from another thread, while the caller runs a cell. Join it.
+std::thread kill_soon(pid_t pid) {
+  return std::thread([pid] {
+    std::this_thread::sleep_for(50ms);
+    ::kill(pid, SIGKILL);
+  });
 }
 
 TEST(ProcessPool, DeathIsSeenAtOnceAndRestartGivesAFreshWorker) {
@@ -71,10 +80,7 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
     const auto workers = workers_of_this_process();
     ASSERT_EQ(workers.size(), 2u);
     // Kill a worker while a cell runs: the cell goes on with a fresh worker and reports the death.
-    std::thread killer([&] {
-      std::this_thread::sleep_for(50ms);
-      ::kill(workers[1], SIGKILL);
-    });
+    std::thread killer = kill_soon(workers[1]);
     harness::load_driver doomed(spec, 1ms, 300ms, 8);
     const auto out = procs->run(doomed, 2);
     killer.join();
@@ -99,6 +105,52 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
     EXPECT_NE(now_workers, workers);
   }
   EXPECT_EQ(leaks.leftovers(), "") << "the pool reaps every worker, dead or alive";
+}
+
+TEST(ProcessPool, KilledStageWorkerFailsThePipelineCellAndTheNextCellRuns) {
+  const test_support::leak_check leaks;
+  const auto spec = workloads::make_spec(*workloads::find_workload("pipeline"), {}, k_cal);
+  {
+    auto procs = runners::make_procs_runner();
+    procs->prepare(3);
+    const auto workers = workers_of_this_process();
+    ASSERT_EQ(workers.size(), 3u);
+    // Kill the transform stage's worker mid-cell: items are spread over the three stages' rings.
+    std::thread killer = kill_soon(workers[1]);
+    harness::load_driver doomed(spec, 1ms, 300ms, 16);
+    try {
+      (void)procs->run(doomed, 3);
+      ADD_FAILURE() << "a pipeline that lost a stage must fail its cell";
+    } catch (const runners::runner_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("worker 1"), std::string::npos) << what;
+      EXPECT_NE(what.find("signal 9"), std::string::npos) << what;
+      EXPECT_NE(what.find("stopped the pipeline's 3 worker processes"), std::string::npos) << what;
+    }
+    killer.join();
+
+    // The next cell, a pipeline again, runs on three fresh workers and validates.
+    harness::load_driver later(spec, 1ms, 30ms, 16);
+    const auto next = procs->run(later, 3);
+    EXPECT_TRUE(next.faults.empty());
+    ASSERT_GT(later.issued(), 0u);
+    EXPECT_EQ(next.stats.completed, later.issued());
+    std::uint64_t expected = 0;
+    for (std::uint64_t id = 0; id < later.issued(); ++id) expected += workloads::expected_checksum(spec.make(id));
+    EXPECT_EQ(next.stats.checksum_fold, expected);
+    ASSERT_EQ(next.stage_busy_s.size(), 3u);
+    const auto now_workers = workers_of_this_process();
+    ASSERT_EQ(now_workers.size(), 3u);
+    for (const pid_t old : workers)
+      EXPECT_EQ(std::count(now_workers.begin(), now_workers.end(), old), 0) << "every stage's worker was replaced";
+
+    // And a plain cell after it: the stage rings hold nothing that could pass for its results.
+    const auto cpu = workloads::make_spec(*workloads::find_workload("cpu"), {{"work_us", 5}}, k_cal);
+    harness::load_driver plain(cpu, 1ms, 20ms, 6);
+    const auto after = procs->run(plain, 3);
+    EXPECT_EQ(after.stats.completed, plain.issued());
+  }
+  EXPECT_EQ(leaks.leftovers(), "") << "the killed pipeline's workers were reaped, the fresh ones too";
 }
 
 TEST(ProcessPool, ForkIsRefusedOnceOtherThreadsExist) {

@@ -90,3 +90,24 @@ TEST(Steps, AwaitableStallIsCutOffAtTheLimit) {
 TEST(Steps, ChecksumsDifferPerRequest) {
   EXPECT_NE(expected_checksum(mixed_request(1)), expected_checksum(mixed_request(2)));
 }
+
+// A pipeline's stages each run one step and hand the fold on: step by step, blocking or awaited, the fold is the
+// whole request's checksum.
+TEST(Steps, StepByStepFoldsToTheChecksum) {
+  const request r = mixed_request(5);
+  std::uint64_t acc = fold_start(r);
+  for (std::size_t k = 0; k < k_max_steps; ++k) acc = execute_steps_blocking(r, acc, k, k + 1);
+  EXPECT_EQ(acc, expected_checksum(r));
+  EXPECT_EQ(execute_steps_blocking(r, fold_start(r), 0, 0), fold_start(r)) << "an empty range folds nothing";
+
+  boost::asio::io_context io(1);
+  async_lane lane(io.get_executor());
+  std::uint64_t awaited = fold_start(r);
+  auto body = [&]() -> boost::asio::awaitable<void> {
+    awaited = co_await execute_steps_awaitable(r, awaited, 0, 1, lane);
+    awaited = co_await execute_steps_awaitable(r, awaited, 1, k_max_steps, lane);
+  };
+  boost::asio::co_spawn(io, body(), boost::asio::detached);
+  io.run();
+  EXPECT_EQ(awaited, expected_checksum(r));
+}

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "workloads/workload.hpp"
 
@@ -16,6 +18,7 @@ TEST(Workload, CatalogHoldsTheWorkloads) {
   ASSERT_NE(find_workload("sleep"), nullptr);
   ASSERT_NE(find_workload("mixed"), nullptr);
   ASSERT_NE(find_workload("memory"), nullptr);
+  ASSERT_NE(find_workload("pipeline"), nullptr);
   EXPECT_EQ(find_workload("nope"), nullptr);
 }
 
@@ -43,6 +46,19 @@ TEST(Workload, FullCpuShareHasNoWaitStep) {
   const workload_spec s = make_spec(*find_workload("mixed"), {{"cpu_share", 1}}, k_cal);
   EXPECT_EQ(s.prototype.steps[1].kind, step_kind::compute);
   EXPECT_EQ(s.prototype.steps[2].kind, step_kind::none);
+}
+
+TEST(Workload, PipelineRunsOneComputeStepPerStage) {
+  const workload_spec s = make_spec(*find_workload("pipeline"), {{"transform_us", 30}}, k_cal);
+  EXPECT_EQ(s.key(), "pipeline/produce_us:2/transform_us:30/consume_us:2");
+  EXPECT_EQ(s.stages, (std::vector<std::string>{"produce", "transform", "consume"}));
+  EXPECT_DOUBLE_EQ(s.work_us, 34);
+  for (const step& st : s.prototype.steps) EXPECT_EQ(st.kind, step_kind::compute);
+  EXPECT_EQ(s.prototype.steps[1].arg, 9000u);
+  const workload_spec idle = make_spec(*find_workload("pipeline"), {{"produce_us", 0}}, k_cal);
+  EXPECT_EQ(idle.prototype.steps[0].kind, step_kind::compute) << "a stage of 0 us is still a stage";
+  EXPECT_EQ(idle.prototype.steps[0].arg, 0u);
+  EXPECT_TRUE(make_spec(*find_workload("cpu"), {}, k_cal).stages.empty()) << "plain requests are no pipeline";
 }
 
 TEST(Workload, BadParametersAreRejectedByName) {
