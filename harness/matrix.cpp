@@ -21,7 +21,7 @@ std::vector<load_point> loads_from(const selection& sel, const std::vector<load_
   if (sel.concurrency.empty())
     for (unsigned w : sel.workers) loads.push_back({w, w});
   else if (sel.workers.empty())
-    for (unsigned c : sel.concurrency) loads.push_back({std::min(c, runners::k_worker_pool_concurrency_cap), c});
+    for (unsigned c : sel.concurrency) loads.push_back({std::min(c, runners::k_worker_pool_cap), c});
   else
     for (unsigned w : sel.workers)
       for (unsigned c : sel.concurrency) loads.push_back({w, c});
@@ -34,7 +34,7 @@ std::optional<load_point> adapt(runners::runner_shape shape, load_point p) {
     case runners::runner_shape::sequential: return load_point{1, 1};
     case runners::runner_shape::event_loop: return load_point{1, p.concurrency};  // one loop thread, always
     case runners::runner_shape::worker_pool:
-      if (p.concurrency > runners::k_worker_pool_concurrency_cap) return std::nullopt;
+      if (p.workers > runners::k_worker_pool_cap) return std::nullopt;
       return p;
   }
   return std::nullopt;

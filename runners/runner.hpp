@@ -54,8 +54,8 @@ class runner {
 // Every runner, in report order; adding a runner adds one line in registry.cpp.
 [[nodiscard]] std::vector<std::unique_ptr<runner>> make_runners();
 
-// Largest concurrency offered to worker_pool runners: each in-flight blocking request pins a thread
-// or process, and past ~1000 of those a 2-core machine measures the scheduler, not the runner.
-inline constexpr unsigned k_worker_pool_concurrency_cap = 1000;
+// Most workers a worker_pool runner is offered: past ~1000 threads or processes a 2-core machine measures its
+// scheduler, not the runner. Requests in flight beyond the workers wait in the runner's queues.
+inline constexpr unsigned k_worker_pool_cap = 1000;
 
 }  // namespace conpar::runners

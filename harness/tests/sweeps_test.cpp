@@ -78,23 +78,23 @@ TEST(Sweeps, EfficiencyAgainstSeqAndTheMetgOfEachRunnersCurve) {
     for (const auto& r : rows_of("cpu/seq/workers:1/concurrency:1/work_us:" + size, {1e6 / (s + 0.1)}, s))
       doc["benchmarks"].push_back(r);
     const double t = 2e6 / (s + 1);
-    for (const auto& r : rows_of("cpu/threads/workers:2/concurrency:16/work_us:" + size, {t * 0.99, t, t * 1.01}, s))
+    for (const auto& r : rows_of("cpu/threads/workers:2/concurrency:512/work_us:" + size, {t * 0.99, t, t * 1.01}, s))
       doc["benchmarks"].push_back(r);
   }
   harness::add_sweep_results(doc, cells);
 
-  const auto& median = row(doc, "cpu/threads/workers:2/concurrency:16/work_us:10_median");
+  const auto& median = row(doc, "cpu/threads/workers:2/concurrency:512/work_us:10_median");
   EXPECT_NEAR(median["efficiency"].get<double>(), 10.1 / 11, 1e-9);
   EXPECT_NEAR(row(doc, "cpu/seq/workers:1/concurrency:1/work_us:1")["efficiency"].get<double>(), 1, 1e-9);
   EXPECT_EQ(median["sweeps"], nlohmann::json::array({"granularity"}));
-  EXPECT_FALSE(row(doc, "cpu/threads/workers:2/concurrency:16/work_us:10_cv").contains("efficiency"))
+  EXPECT_FALSE(row(doc, "cpu/threads/workers:2/concurrency:512/work_us:10_cv").contains("efficiency"))
       << "a spread is not an efficiency";
 
   // threads: 1.1/2 = 55% at 1 us, 0.2/1.1 = 18% at 0.1 us: the METG lies just below 1 us, on every row.
   const double m = median["metg50_us"].get<double>();
   const double expected = std::exp(std::log(0.1) + (0.5 - 0.2 / 1.1) / (1.1 / 2 - 0.2 / 1.1) * std::log(10.0));
   EXPECT_NEAR(m, expected, 1e-9);
-  EXPECT_EQ(row(doc, "cpu/threads/workers:2/concurrency:16/work_us:0.1")["metg50_us"], m);
+  EXPECT_EQ(row(doc, "cpu/threads/workers:2/concurrency:512/work_us:0.1")["metg50_us"], m);
   EXPECT_EQ(row(doc, "cpu/seq/workers:1/concurrency:1/work_us:0.1")["metg50_below_sweep"], 1);
 }
 
@@ -105,7 +105,7 @@ TEST(Sweeps, WithoutTheSeqReferenceNothingIsComputed) {
   sel.runners = {"threads"};
   sel.filter = "work_us:1$";
   const auto cells = harness::build_matrix(sel, runners, 2);
-  nlohmann::json doc = {{"benchmarks", rows_of("cpu/threads/workers:2/concurrency:16/work_us:1", {1e6}, 1)}};
+  nlohmann::json doc = {{"benchmarks", rows_of("cpu/threads/workers:2/concurrency:512/work_us:1", {1e6}, 1)}};
   harness::add_sweep_results(doc, cells);
   EXPECT_FALSE(doc["benchmarks"][0].contains("efficiency"));
   EXPECT_FALSE(doc["benchmarks"][0].contains("metg50_us"));
