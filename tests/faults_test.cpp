@@ -33,37 +33,69 @@ fs::path temp_path(const std::string& name) {
   return fs::temp_directory_path() / ("conpar_faults_" + std::to_string(::getpid()) + "_" + name);
 }
 
-TEST(Faults, KilledWorkerIsAnErrorRowNamingItAndTheRunGoesOn) {
-  const conpar::test_support::leak_check leaks;
-  const fs::path out = temp_path("killed.json");
-  // Two cells on the same two workers: the first loses worker 1 mid-window, the second must still run.
-  const auto kill_a_worker = [](pid_t conpar) {
+// For run_conpar: once the run's forkserver has its `n` workers, kills worker 1 (the second forked) 0.7 s later,
+// inside the first cell's 2 s window.
+std::function<void(pid_t)> kill_worker_1_of(std::size_t n) {
+  return [n](pid_t conpar) {
     std::vector<pid_t> workers;
     const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (workers.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    while (workers.size() < n && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(5ms);
       const auto server = children_of(conpar);
       workers = server.empty() ? std::vector<pid_t>{} : children_of(server[0]);
     }
-    ASSERT_EQ(workers.size(), 2u) << "the run's forkserver and its two workers";
-    std::this_thread::sleep_for(700ms);  // into the first cell's 2 s window
+    ASSERT_EQ(workers.size(), n) << "the run's forkserver and its workers";
+    std::this_thread::sleep_for(700ms);
     ::kill(workers[1], SIGKILL);
   };
-  const auto o = run_conpar({"run", "--workload", "sleep", "--param", "wait_us=2000", "--runner", "procs",
-                                "--workers", "2", "--concurrency", "2,4", "--duration", "2", "--warmup", "0.05",
-                                "--repetitions", "1", "--out", out.string()},
-                               {}, kill_a_worker);
-  EXPECT_EQ(o.code, 3) << o.output;
+}
+
+// The rows of a run of two cells whose first lost worker 1 (kill_worker_1_of): an error row naming the worker and
+// the signal, then a validated cell on the restarted worker(s). Returns the first row's message.
+std::string expect_worker_1_lost_then_a_valid_cell(const fs::path& out) {
   const auto rows = iteration_rows(out);
-  ASSERT_EQ(rows.size(), 2u);
-  ASSERT_TRUE(rows[0].value("error_occurred", false)) << rows[0].dump();
-  const std::string message = rows[0]["error_message"];
+  if (rows.size() != 2u) {
+    ADD_FAILURE() << "two cells, got " << rows.dump();
+    return "";
+  }
+  EXPECT_TRUE(rows[0].value("error_occurred", false)) << rows[0].dump();
+  const std::string message = rows[0].value("error_message", "");
   EXPECT_NE(message.find("worker 1"), std::string::npos) << message;
   EXPECT_NE(message.find("signal 9"), std::string::npos) << message;
   EXPECT_FALSE(rows[1].value("error_occurred", false)) << rows[1].dump();
   EXPECT_EQ(rows[1].value("validated", 0), 1) << "the next cell runs on a restarted worker";
+  return message;
+}
+
+TEST(Faults, KilledWorkerIsAnErrorRowNamingItAndTheRunGoesOn) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_path("killed.json");
+  // Two cells on the same two workers: the first loses worker 1 mid-window, the second must still run.
+  const auto o = run_conpar({"run", "--workload", "sleep", "--param", "wait_us=2000", "--runner", "procs",
+                                "--workers", "2", "--concurrency", "2,4", "--duration", "2", "--warmup", "0.05",
+                                "--repetitions", "1", "--out", out.string()},
+                               {}, kill_worker_1_of(2));
+  EXPECT_EQ(o.code, 3) << o.output;
+  (void)expect_worker_1_lost_then_a_valid_cell(out);
   fs::remove(out);
   EXPECT_EQ(leaks.leftovers(), "");
+}
+
+TEST(Faults, AKilledPipelineStageIsAnErrorRowAndTheNextPipelineRuns) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_path("killed_stage.json");
+  // Two pipeline cells on the same three workers, one per stage: the first loses the transform stage's worker.
+  const auto o = run_conpar({"run", "--workload", "pipeline", "--runner", "procs", "--workers", "3", "--concurrency",
+                             "16,8", "--duration", "2", "--warmup", "0.05", "--repetitions", "1", "--out", out.string()},
+                            {}, kill_worker_1_of(3));
+  EXPECT_EQ(o.code, 3) << o.output;
+  const std::string message = expect_worker_1_lost_then_a_valid_cell(out);
+  EXPECT_NE(message.find("stopped the pipeline's 3 worker processes"), std::string::npos) << message;
+  const auto rows = iteration_rows(out);
+  for (const char* stage : {"stage_produce_busy", "stage_transform_busy", "stage_consume_busy"})
+    EXPECT_GT(rows.back().value(stage, 0.0), 0.0) << stage;
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the stopped workers were reaped, their replacements too";
 }
 
 TEST(Faults, ACellThatNeverFinishesIsEndedByTheWatchdogUnderEveryRunner) {

@@ -1,12 +1,16 @@
 // The process runner's failure paths: a killed worker is seen at once, named with its signal, replaced,
-// and its queued requests are accounted for; fork() is refused once other threads exist; nothing is left.
+// and its queued requests are accounted for; a killed pipeline stage fails its cell and the next cell runs on fresh
+// workers; fork() is refused once other threads exist; nothing is left.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,13 +36,29 @@ std::vector<pid_t> workers_of_this_process() {
   return mine.size() == 1 ? children_of(mine[0]) : std::vector<pid_t>{};
 }
 
-// SIGKILLs `pid` 50 ms from now, from another thread, while the caller runs a cell. Join it.
-std::thread kill_soon(pid_t pid) {
-  return std::thread([pid] {
-    std::this_thread::sleep_for(50ms);
-    ::kill(pid, SIGKILL);
-  });
-}
+// SIGKILLs `victim` 50 ms from now while the caller runs a cell, from a forked child that the destructor reaps. A
+// child, not a thread: under TSan the runtime's own thread stays once a thread has existed, and no later test could
+// start a pool (fork() is refused in a multi-threaded process).
+class kill_soon {
+ public:
+  explicit kill_soon(pid_t victim) : m_pid(::fork()) {
+    if (m_pid == 0) {
+      std::this_thread::sleep_for(50ms);
+      ::kill(victim, SIGKILL);
+      ::_exit(0);
+    }
+  }
+  ~kill_soon() {
+    int status = 0;
+    while (m_pid > 0 && ::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  kill_soon(const kill_soon&) = delete;
+  kill_soon& operator=(const kill_soon&) = delete;
+
+ private:
+  pid_t m_pid;
+};
 
 TEST(ProcessPool, DeathIsSeenAtOnceAndRestartGivesAFreshWorker) {
   const test_support::leak_check leaks;
@@ -80,10 +100,10 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
     const auto workers = workers_of_this_process();
     ASSERT_EQ(workers.size(), 2u);
     // Kill a worker while a cell runs: the cell goes on with a fresh worker and reports the death.
-    std::thread killer = kill_soon(workers[1]);
+    std::optional<kill_soon> killer(std::in_place, workers[1]);
     harness::load_driver doomed(spec, 1ms, 300ms, 8);
     const auto out = procs->run(doomed, 2);
-    killer.join();
+    killer.reset();  // reaped: the only child of this process is the forkserver again
     ASSERT_EQ(out.faults.size(), 1u);
     EXPECT_NE(out.faults[0].find("worker 1"), std::string::npos) << out.faults[0];
     EXPECT_NE(out.faults[0].find("signal 9"), std::string::npos) << out.faults[0];
@@ -116,7 +136,7 @@ TEST(ProcessPool, KilledStageWorkerFailsThePipelineCellAndTheNextCellRuns) {
     const auto workers = workers_of_this_process();
     ASSERT_EQ(workers.size(), 3u);
     // Kill the transform stage's worker mid-cell: items are spread over the three stages' rings.
-    std::thread killer = kill_soon(workers[1]);
+    std::optional<kill_soon> killer(std::in_place, workers[1]);
     harness::load_driver doomed(spec, 1ms, 300ms, 16);
     try {
       (void)procs->run(doomed, 3);
@@ -127,7 +147,7 @@ TEST(ProcessPool, KilledStageWorkerFailsThePipelineCellAndTheNextCellRuns) {
       EXPECT_NE(what.find("signal 9"), std::string::npos) << what;
       EXPECT_NE(what.find("stopped the pipeline's 3 worker processes"), std::string::npos) << what;
     }
-    killer.join();
+    killer.reset();  // reaped: the only child of this process is the forkserver again
 
     // The next cell, a pipeline again, runs on three fresh workers and validates.
     harness::load_driver later(spec, 1ms, 30ms, 16);
