@@ -27,12 +27,14 @@ using namespace std::chrono_literals;
 // and would disturb the cells that do not use them.
 constexpr auto k_idle_check = 30s;
 
+// The steady clock in ns: CLOCK_MONOTONIC is system-wide, so the parent reads the same instants.
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // Open loop: sleeps until the job's due time if it is still ahead; returns when the request starts (ns).
 std::int64_t start_when_due(const pool_control& c, std::uint32_t due_us) {
   const std::int64_t due_ns = c.epoch_ns.load(std::memory_order_relaxed) + (std::int64_t{due_us} - 1) * 1000;
-  const auto now_ns = [] {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  };
   if (now_ns() < due_ns) {
     const timespec at{static_cast<time_t>(due_ns / 1'000'000'000), static_cast<long>(due_ns % 1'000'000'000)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr) == EINTR) {  // steady_clock's clock
@@ -89,7 +91,7 @@ void run_stage_job(const worker_context& w, stage_job& sj, stage_clock& busy, st
   worker_slot& s = w.self();
   if (sj.stage == 0 && sj.open_loop)
     sj.item.started = harness::start_when_due(sj.item.r.due, harness::clock::now());  // one clock in every process
-  result res{sj.item.r.req.id, 0, 0, job_kind::run_stage, result_status::ok};
+  result res{sj.item.r.req.id, 0, 0, 0, job_kind::run_stage, result_status::ok};
   run_guarded(s, res, [&] { run_stage_blocking(sj.item, sj.stage, busy, harness::clock::time_point::max()); });
   if (res.status == result_status::ok && sj.stage + 1 < sj.stages) {
     ++sj.stage;
@@ -106,6 +108,7 @@ void run_stage_job(const worker_context& w, stage_job& sj, stage_clock& busy, st
     ++done;
     res.checksum = sj.item.acc;
     if (sj.open_loop) res.started_ns = std::chrono::nanoseconds(sj.item.started.time_since_epoch()).count();
+    res.done_ns = now_ns();
   }
   answer(w, res, s.stage_jobs.size_approx());
 }
@@ -133,11 +136,12 @@ void run_stage_job(const worker_context& w, stage_job& sj, stage_clock& busy, st
       if (!spin_then_wait(s.job_bell, ready, spins, k_idle_check) && getppid() != w.parent) _exit(0);
       continue;
     }
-    result res{j.req.id, 0, 0, j.kind, result_status::ok};
+    result res{j.req.id, 0, 0, 0, j.kind, result_status::ok};
     if (j.kind == job_kind::run_request) {
       ++done;
       if (j.due_us != 0) res.started_ns = start_when_due(w.control, j.due_us);
       run_guarded(s, res, [&] { res.checksum = workloads::execute_blocking(j.req); });
+      res.done_ns = now_ns();
     } else {
       if (j.reset_peak) harness::reset_peak_rss();  // first: its page-table walk is not the cell's cost
       s.usage = harness::resource_usage::of_this_process();

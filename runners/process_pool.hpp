@@ -48,6 +48,10 @@ struct result {
   std::uint64_t id = 0;
   std::uint64_t checksum = 0;
   std::int64_t started_ns = 0;  // open loop: when the worker started the request (steady clock); else 0
+  // When the worker finished it (steady clock): the completion time, not when the dispatcher harvested it. The
+  // dispatcher harvests in batches (up to half a worker's queue at 10 ms a request), and harvest times would
+  // move whole batches in or out of the measured window.
+  std::int64_t done_ns = 0;
   job_kind kind = job_kind::run_request;
   result_status status = result_status::ok;
 };

@@ -166,7 +166,8 @@ class procs_runner final : public runner {
         const auto due = f.at[f.head++ % k_ring_capacity];
         const auto started =
             batch[k].started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(batch[k].started_ns)) : due;
-        stats.complete(due, started, done, batch[k].checksum, load.window());
+        const auto finished = clock::time_point(std::chrono::nanoseconds(batch[k].done_ns));
+        stats.complete(due, started, finished, batch[k].checksum, load.window());
         if (reissue) issue(w, done);  // the freed slot goes to the same worker: load stays balanced
       }
       if (reissue && n > 0) m_pool->slot(w).job_bell.ring();
@@ -266,7 +267,8 @@ class procs_runner final : public runner {
             in_flight.pop_front();
             const auto started =
                 res.started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(res.started_ns)) : due;
-            out.stats.complete(due, started, done, res.checksum, load.window());
+            out.stats.complete(due, started, clock::time_point(std::chrono::nanoseconds(res.done_ns)), res.checksum,
+                               load.window());
             issue(done);  // the freed place goes to the next item
           }
         }

@@ -43,12 +43,17 @@ std::vector<load_point> worker_sweep(unsigned cores) {
   return loads;
 }
 
-// The granularity sweep (Task Bench's METG): request sizes from 0.1 us to 10 ms, about x3 a step, at all cores,
-// with 256 requests queued per worker, as Task Bench gives each core many independent tasks. Deep queues let a
-// runner hand work over in batches; at 8 per worker procs' dispatcher woke (a futex wake, ~15 us of CPU in a VM)
-// every few requests, and that, not the cost of a task, set its METG (16 us).
+// The granularity sweep (Task Bench's METG): request sizes from 0.1 us to 10 ms, about x3 a step, at all cores.
 const std::vector<double> k_granularity_us = {0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000};
-constexpr unsigned k_granularity_requests_per_worker = 256;
+
+// Requests in flight per worker in the granularity sweep: about 0.8 ms of work (8 to 256 requests; 8 at 100 us,
+// so that cell is also the CPU-scaling curve's), as Task Bench gives each core many independent tasks. A runner
+// may then hand work over in batches: at 8 per worker, procs' dispatcher woke (a futex wake, ~15 us of CPU in a
+// VM) every few 1 us requests, and that, not the cost of a task, set its METG (16 us). Counted in time, not
+// requests, so that 10 ms requests do not queue for seconds past the window's end.
+unsigned granularity_depth(double work_us) {
+  return static_cast<unsigned>(std::clamp(800.0 / work_us, double{k_requests_per_worker}, 256.0));
+}
 
 // The open-loop sweep: fractions of each runner's peak, up to just past it (where it saturates).
 const std::vector<double> k_rate_fractions = {0.25, 0.5, 0.75, 0.9, 1.0, 1.1};
@@ -77,7 +82,7 @@ const std::vector<workload_def>& catalog() {
          std::vector<default_point> points{{{{"work_us", 100}}, worker_sweep(cores)},
                                            {{{"work_us", 0}}, {{1, 1}, {1, 64}}}};
          for (double us : k_granularity_us)
-           points.push_back({{{"work_us", us}}, {{cores, cores * k_granularity_requests_per_worker}}, {}, "granularity"});
+           points.push_back({{{"work_us", us}}, {{cores, cores * granularity_depth(us)}}, {}, "granularity"});
          return points;
        }},
       {"sleep",
