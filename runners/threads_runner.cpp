@@ -1,6 +1,5 @@
 // threads: a oneTBB task_arena of W threads; a lane is a task, and a blocking wait pins its thread.
 #include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
@@ -21,8 +20,12 @@ class threads_runner final : public runner {
   runner_shape shape() const noexcept override { return runner_shape::worker_pool; }
 
   cell_outcome run(harness::load_driver& load, unsigned workers) override {
-    // TBB caps its threads at the core count unless told otherwise; W may exceed the cores on purpose.
-    const auto limit = std::max<std::size_t>(workers, static_cast<std::size_t>(tbb::info::default_concurrency()));
+    // TBB caps its threads at the core count unless told otherwise; W may exceed the cores on purpose. It also
+    // fixes the most threads it will ever run when the process first uses it: max(4 x cores, 256, the
+    // max_allowed_parallelism in force then), which no later global_control raises. Allowing the largest pool
+    // on every cell makes the first cell size it so, and a 1,000-worker cell after a 2-worker one runs 1,000
+    // threads, not 256. The arena's size is what bounds each cell.
+    const auto limit = std::max<std::size_t>(workers, k_worker_pool_cap) + 1;
     tbb::global_control allow(tbb::global_control::max_allowed_parallelism, limit);
     tbb::task_arena arena(static_cast<int>(workers));  // the caller takes one of the W slots
     if (!load.spec().stages.empty()) return run_threads_pipeline(load, arena, workers);
