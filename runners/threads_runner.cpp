@@ -1,7 +1,9 @@
 // threads: a oneTBB task_arena of W threads; a lane is a task, and a blocking wait pins its thread.
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
 
 #include <algorithm>
 #include <deque>
@@ -30,7 +32,6 @@ class threads_runner final : public runner {
     tbb::task_arena arena(static_cast<int>(workers));  // the caller takes one of the W slots
     if (!load.spec().stages.empty()) return run_threads_pipeline(load, arena, workers);
     std::vector<harness::lane_stats> stats(workers);  // one per arena thread: no shared counters
-    tbb::task_group group;
 
     // One task per lane, min(W, C) of them, each keeping its share of the C requests in flight in its own
     // queue and running them oldest first: past W in flight a request waits for its lane, as in procs'
@@ -57,9 +58,16 @@ class threads_runner final : public runner {
     arena.execute([&] {
       load.begin();
       const unsigned lanes = std::min(workers, load.concurrency());
-      for (unsigned i = 0; i < lanes; ++i)
-        group.run([&lane, depth = load.concurrency() / lanes + (i < load.concurrency() % lanes ? 1 : 0)] { lane(depth); });
-      group.wait();  // rethrows the first exception a request threw
+      // parallel_for splits the lanes in halves, so every thread that steals a half becomes a source of lanes
+      // for the others. Spawned one by one from this thread, the lanes all sat in its deque, and 999 workers
+      // probing 1,000 slots at random for the one that had them spun for hundreds of milliseconds.
+      tbb::parallel_for(
+          tbb::blocked_range<unsigned>(0, lanes, 1),
+          [&](const tbb::blocked_range<unsigned>& r) {
+            for (unsigned i = r.begin(); i != r.end(); ++i)
+              lane(load.concurrency() / lanes + (i < load.concurrency() % lanes ? 1 : 0));
+          },
+          tbb::simple_partitioner{});  // rethrows the first exception a request threw
     });
     cell_outcome out;
     for (const auto& s : stats) out.stats.merge(s);
