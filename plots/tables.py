@@ -111,17 +111,22 @@ def memory_scaling(run: Run) -> list[Table]:
     return tables
 
 
+def _against_bound(runner: str, c: Cell, bound: float | None) -> list[str]:
+    """The columns an I/O curve's row starts with: who, how much in flight, and what it served of its bound."""
+    rate = c.get("items_per_second")
+    return [runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
+            fmt.pct(rate / bound) if bound and rate is not None else fmt.MISSING, fmt.num(c.get("in_flight")),
+            fmt.num(c.get("busy_cores"))]
+
+
 def io_scaling(run: Run) -> list[Table]:
     tables = []
     for label, series in ex.io_scaling(run).items():
         rows = []
         for runner, points in series.items():
             for _, c in points:
-                bound = ex.io_bound(c)
-                rate = c.get("items_per_second")
-                rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
-                             fmt.pct(rate / bound), fmt.num(c.get("in_flight")), fmt.num(c.get("busy_cores")),
-                             fmt.num(c.get("rss_peak_mb")), fmt.count(_ctx_switches(c)), flags(c)])
+                rows.append([*_against_bound(runner, c, ex.io_bound(c)), fmt.num(c.get("rss_peak_mb")),
+                             fmt.count(_ctx_switches(c)), flags(c)])
         rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 7)]
                  for c in _failed(run, "sleep", label, Cell.shape_label)]
         tables.append(Table(f"I/O scaling: {label}",
@@ -136,10 +141,7 @@ def tcp_scaling(run: Run) -> list[Table]:
         rows = []
         for runner, points in series.items():
             for _, c in points:
-                rate, bound = c.get("items_per_second"), ex.tcp_bound(c)
-                rows.append([runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
-                             fmt.pct(rate / bound) if bound else fmt.MISSING, fmt.num(c.get("in_flight")),
-                             fmt.num(c.get("busy_cores")), fmt.num(c.get("latency_p50_us")),
+                rows.append([*_against_bound(runner, c, ex.tcp_bound(c)), fmt.num(c.get("latency_p50_us")),
                              fmt.num(c.get("latency_p99_us")), flags(c)])
         rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 7)]
                  for c in ex.tcp_curve_cells(run) if not c.ok and c.shape_label() == label]
