@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "harness/interrupt.hpp"
-#include "harness/load_driver.hpp"
-#include "harness/machine.hpp"
-#include "harness/resource_usage.hpp"
+#include "harness/core/interrupt.hpp"
+#include "harness/core/load_driver.hpp"
+#include "harness/core/machine.hpp"
+#include "harness/core/resource_usage.hpp"
 #include "workloads/kernel.hpp"
 
 namespace conpar::harness {

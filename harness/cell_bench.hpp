@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "harness/matrix.hpp"
 #include "harness/reference.hpp"
 #include "workloads/calibration.hpp"

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "harness/cell_bench.hpp"
-#include "harness/interrupt.hpp"
-#include "harness/machine.hpp"
+#include "harness/core/interrupt.hpp"
+#include "harness/core/machine.hpp"
 #include "harness/matrix.hpp"
 #include "harness/progress_reporter.hpp"
 #include "workloads/kernel.hpp"

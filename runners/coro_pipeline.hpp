@@ -1,7 +1,7 @@
 // The coro runner's form of a pipeline workload: one coroutine per stage on the event loop, channels between them.
 #pragma once
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "runners/runner.hpp"
 
 namespace conpar::runners {

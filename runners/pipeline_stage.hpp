@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "runners/runner.hpp"
 #include "workloads/blocking_steps.hpp"
 #include "workloads/kernel.hpp"

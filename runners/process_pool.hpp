@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "harness/resource_usage.hpp"
+#include "harness/core/resource_usage.hpp"
 #include "runners/doorbell.hpp"
 #include "runners/pipeline_stage.hpp"
 #include "runners/spsc_ring.hpp"

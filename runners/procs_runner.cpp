@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/machine.hpp"
+#include "harness/core/machine.hpp"
 #include "runners/pipeline_stage.hpp"
 #include "runners/process_pool.hpp"
 #include "runners/registry.hpp"

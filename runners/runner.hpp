@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "harness/load_driver.hpp"
-#include "harness/resource_usage.hpp"
+#include "harness/core/load_driver.hpp"
+#include "harness/core/resource_usage.hpp"
 
 namespace conpar::runners {
 

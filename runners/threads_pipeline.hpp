@@ -3,7 +3,7 @@
 
 #include <oneapi/tbb/task_arena.h>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "runners/runner.hpp"
 
 namespace conpar::runners {

@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "harness/reference.hpp"
 #include "runners/runner.hpp"
 #include "tests/support/leak_check.hpp"

@@ -1,5 +1,5 @@
 // Checks latency_histogram's bucket layout, error bound, quantiles, merge and JSON form against raw samples.
-#include "harness/latency_histogram.hpp"
+#include "harness/core/latency_histogram.hpp"
 
 #include <gtest/gtest.h>
 

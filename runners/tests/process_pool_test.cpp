@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "runners/process_pool.hpp"
 #include "runners/registry.hpp"
 #include "tests/support/leak_check.hpp"

@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "runners/registry.hpp"
 #include "tests/support/leak_check.hpp"
 #include "workloads/kernel.hpp"

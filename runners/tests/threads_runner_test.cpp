@@ -7,7 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 #include "runners/runner.hpp"
 #include "workloads/workload.hpp"
 

@@ -1,5 +1,5 @@
 // Out-of-line parts of latency_histogram: merge, quantiles and the JSON wire form.
-#include "harness/latency_histogram.hpp"
+#include "harness/core/latency_histogram.hpp"
 
 #include <cmath>
 #include <stdexcept>

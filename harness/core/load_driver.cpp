@@ -1,4 +1,4 @@
-#include "harness/load_driver.hpp"
+#include "harness/core/load_driver.hpp"
 
 #include <algorithm>
 #include <random>

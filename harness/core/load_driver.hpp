@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "harness/interrupt.hpp"
-#include "harness/latency_histogram.hpp"
-#include "harness/resource_usage.hpp"
+#include "harness/core/interrupt.hpp"
+#include "harness/core/latency_histogram.hpp"
+#include "harness/core/resource_usage.hpp"
 #include "workloads/workload.hpp"
 
 namespace conpar::harness {

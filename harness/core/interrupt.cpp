@@ -1,4 +1,4 @@
-#include "harness/interrupt.hpp"
+#include "harness/core/interrupt.hpp"
 
 #include <csignal>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "harness/machine.hpp"
+#include "harness/core/machine.hpp"
 
 #include <sched.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-#include "harness/resource_usage.hpp"
+#include "harness/core/resource_usage.hpp"
 
 #include <sys/resource.h>
 
