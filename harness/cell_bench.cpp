@@ -170,7 +170,6 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     k["ctx_involuntary"] = Counter(static_cast<double>(usage.ctx_involuntary));
     k["rss_peak_mb"] = Counter(static_cast<double>(usage.rss_peak_kb) / 1024.0);
     k["measured_requests"] = Counter(static_cast<double>(st.measured));  // the histogram's count
-    if (out.worker_requests > 0) k["worker_requests"] = Counter(static_cast<double>(out.worker_requests));
     if (load.open()) {
       k["offered_per_second"] = Counter(load.offered_per_second());
       k["achieved_per_second"] = Counter(throughput);
@@ -182,9 +181,9 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
         k["rate_fraction"] = Counter(c.rate_fraction);
         k["peak_per_second"] = Counter(peak);
       }
-      if (st.service) {
-        if (const auto v = st.service->value_at_quantile(0.5)) k["service_p50_us"] = Counter(static_cast<double>(*v) / 1e3);
-        if (const auto v = st.service->value_at_quantile(0.99)) k["service_p99_us"] = Counter(static_cast<double>(*v) / 1e3);
+      if (const latency_histogram* service = st.service.get()) {
+        if (const auto v = service->value_at_quantile(0.5)) k["service_p50_us"] = Counter(static_cast<double>(*v) / 1e3);
+        if (const auto v = service->value_at_quantile(0.99)) k["service_p99_us"] = Counter(static_cast<double>(*v) / 1e3);
       }
     } else {
       s.peaks[c.name].push_back(throughput);

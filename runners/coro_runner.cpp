@@ -6,10 +6,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <string>
 
+#include "harness/core/lane.hpp"
 #include "runners/coro_pipeline.hpp"
 #include "runners/registry.hpp"
 #include "workloads/awaitable_steps.hpp"
@@ -19,20 +21,23 @@ namespace {
 
 namespace asio = boost::asio;
 
-// One coroutine of the closed loop: issues its next request as soon as its last one completes.
+// One coroutine: the lane every runner runs (harness/core/lane.hpp), its waits co_awaited.
 asio::awaitable<void> lane(harness::load_driver& load, harness::lane_stats& stats) {
   workloads::async_lane io(co_await asio::this_coro::executor);  // timer and connection, reused per request
+  harness::local_lane<harness::lane_stats> l(load.state(), 1, stats);
   auto now = harness::clock::now();
-  while (const auto r = load.next(now)) {
-    auto started = now;
-    if (r->due > now) {  // open loop: the request is not due yet
-      io.timer.expires_at(r->due);
-      co_await io.timer.async_wait(asio::use_awaitable);
-      started = harness::clock::now();
+  while (const harness::lane_entry* e = l.run.next(now)) {
+    auto started = e->due;
+    if (load.open()) {  // wait until due, in slices, so a stopped load is seen even before a distant arrival
+      for (now = harness::clock::now(); e->due > now && !load.state().stopping(); now = harness::clock::now()) {
+        io.timer.expires_at(std::min(e->due, now + harness::k_stop_poll));
+        co_await io.timer.async_wait(asio::use_awaitable);
+      }
+      started = now;
     }
-    const std::uint64_t checksum = co_await workloads::execute_awaitable(r->req, io, load.deadline());
+    const std::uint64_t checksum = co_await workloads::execute_awaitable(l.run.request(*e), io, load.deadline());
     now = harness::clock::now();
-    stats.complete(r->due, started, now, checksum, load.window());
+    l.run.complete(started, now, checksum);
   }
 }
 

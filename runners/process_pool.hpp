@@ -1,4 +1,5 @@
-// Worker processes, the forkserver that starts and restarts them, and the shared-memory queues that feed them.
+// Worker processes that run a cell's lanes from a load in shared memory, and the forkserver that starts and
+// restarts them.
 #pragma once
 
 #include <sys/types.h>
@@ -8,82 +9,63 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
+#include "harness/core/lane.hpp"
+#include "harness/core/load_driver.hpp"
 #include "harness/core/resource_usage.hpp"
 #include "runners/doorbell.hpp"
 #include "runners/pipeline_stage.hpp"
 #include "runners/spsc_ring.hpp"
-#include "workloads/request.hpp"
 
 namespace conpar::runners {
 
-// run_stage: a pipeline's item (stage_job) on its way through the stages; it names the results of such items.
-enum class job_kind : std::uint16_t { run_request, report_usage, run_stage };
-
-struct job {
-  workloads::request req;
-  job_kind kind = job_kind::run_request;
-  std::uint16_t reset_peak = 0;  // report_usage: start a new peak-RSS interval after reporting
-  // Open loop: the request is due this many microseconds after pool_control::epoch_ns, plus one; 0: at once.
-  // 32 bits of microseconds cover 71 minutes and keep a job in one cache line.
-  std::uint32_t due_us = 0;
-};
-static_assert(sizeof(job) == 64, "one job per cache line");
-
-// An item of a pipeline cell (workload_spec::stages) on its way through the stages: worker k runs stage k (step k of
-// the request), then hands the item on to worker k + 1's stage ring, or answers the parent from the last stage.
-// Two cache lines (alignas), so a producer writing one slot never shares a line with the consumer reading the last.
+// A pipeline's item on its way from worker k (stage k) to worker k + 1. Two cache lines (alignas), so a producer
+// writing one slot never shares a line with the consumer reading the last.
 struct alignas(64) stage_job {
-  pipeline_item item;        // started: the issue time in a closed loop; the first stage's start in an open one
-  std::uint16_t stage = 0;   // the stage to run
-  std::uint16_t stages = 0;  // the pipeline's length: the stage that runs stages - 1 answers the parent
-  bool open_loop = false;    // the first stage waits until item.r.due and records when it started
+  pipeline_item item;  // started: the issue time in a closed loop; the first stage's start in an open one
 };
 static_assert(sizeof(stage_job) == 128, "two cache lines per pipeline item");
 
-enum class result_status : std::uint32_t { ok, failed };
-
-struct result {
-  std::uint64_t id = 0;
-  std::uint64_t checksum = 0;
-  std::int64_t started_ns = 0;  // open loop: when the worker started the request (steady clock); else 0
-  // When the worker finished it (steady clock): the completion time, not when the dispatcher harvested it. The
-  // dispatcher harvests in batches (up to half a worker's queue at 10 ms a request), and harvest times would
-  // move whole batches in or out of the measured window.
-  std::int64_t done_ns = 0;
-  job_kind kind = job_kind::run_request;
-  result_status status = result_status::ok;
-};
-
-// 256 jobs per worker: deep enough to pipeline empty requests, small enough for 1000 workers (~57 MB of address
-// space with the stage rings, of which only the pages in use are resident).
-inline constexpr std::size_t k_ring_capacity = 256;
+// Most requests one worker keeps in flight (C / W); a cell that needs more is refused with a message.
+inline constexpr unsigned k_max_depth_per_worker = 4096;
+// Items in flight in a pipeline: each may wait in one stage's ring.
+inline constexpr std::size_t k_stage_ring_capacity = 256;
+// Longest open-loop schedule a cell may have (8 bytes each, in shared memory; only the pages used are resident).
+inline constexpr std::size_t k_max_schedule = std::size_t{1} << 22;
 
 // A worker's life as the forkserver sees it; the parent reads it, the forkserver writes it.
 enum class worker_state : std::uint32_t { starting, alive, dead };
 
-// Everything one worker shares with the parent. The parent is the only producer of `jobs` and the only
-// consumer of `results`; the worker the reverse, so plain SPSC rings suffice and no lock is ever held.
-//
-// A pipeline cell of S stages runs on workers 0 .. S-1 and adds one ring per worker, `stage_jobs`: worker 0's is fed
-// by the parent, worker k's (k > 0) by worker k - 1 alone, so it too has one producer. The parent pushes no stage job
-// to workers 1 .. S-1 and no job at all while the cell runs (usage reports come before and after it), and each worker
-// pushes results to its own ring only: every ring keeps one producer and one consumer.
+// The cell the workers run: written by the parent while they wait, read by them once `gen` moves. A worker acks the
+// new generation when it has reset its slot, runs once `go` equals it, and reports done.
+struct cell_control {
+  harness::load_state load;            // the load itself: ids, window, schedule, stop flag
+  alignas(64) std::atomic<std::uint32_t> gen{0};
+  std::atomic<std::uint32_t> go{0};
+  std::uint32_t workers = 0;           // workers 0 .. workers-1 take part
+  std::uint32_t depth = 0;             // requests in flight per worker: worker w runs depth + (w < extra)
+  std::uint32_t extra = 0;
+  std::uint32_t stages = 0;            // a pipeline of this many stages (worker k runs stage k), or 0
+  std::int32_t spins = 0;              // a pipeline stage's busy-wait budget before it blocks
+  // Pipeline: items between the first stage's start and the last stage's end, and which stages have ended.
+  alignas(64) std::atomic<std::uint32_t> in_pipeline{0};
+  alignas(64) std::atomic<std::uint32_t> stages_done{0};
+};
+
+// Everything one worker shares with the parent: its lane (record, ring, stats), its usage over the cell, and the
+// forkserver's view of it. Only the worker writes its lane; the parent reads it once the worker is done or dead.
 struct worker_slot {
-  spsc_ring<job, k_ring_capacity> jobs;
-  spsc_ring<result, k_ring_capacity> results;
-  spsc_ring<stage_job, k_ring_capacity> stage_jobs;
-  doorbell job_bell;                        // rung by whoever pushed a job or a stage job
-  std::atomic<std::uint32_t> spins{0};      // busy-wait budget before blocking, set per cell
-  // The worker wakes the dispatcher when its queue comes down to this many jobs (half the cell's depth, so the
-  // refill has the other half's time to arrive) and when it runs dry: one futex wake-up (~15 us of CPU in a
-  // VM) serves many results.
-  std::atomic<std::uint32_t> low_water{0};
-  harness::resource_usage usage;            // written by the worker before answering report_usage
-  std::uint64_t requests_done = 0;          // likewise: the requests it has run (or finished, as a pipeline's last stage)
-  std::int64_t stage_busy_ns = 0;           // likewise: the time it spent in pipeline stages' steps
-  char error[240] = {};                     // message of the last request that threw
+  doorbell bell;  // rung by the parent (a new cell, go, stop) and in a pipeline by the stages beside it
+  std::atomic<std::uint32_t> ready_gen{0};  // the last cell this worker has set up for
+  std::atomic<std::uint32_t> done_gen{0};   // the last cell it has finished
+  harness::lane_record record;
+  harness::shared_lane_stats stats;
+  harness::resource_usage usage;            // the worker's own over its part of the cell (peak: the cell's)
+  std::int64_t stage_busy_ns = 0;           // time in its pipeline stage's step
+  char error[240] = {};                     // message of a request that threw; empty when none did
+  spsc_ring<stage_job, k_stage_ring_capacity> stage_jobs;  // fed by the worker before it in a pipeline
   // Written by the forkserver: the worker's pid, its state, and once dead its waitpid() status (or the
   // fork() errno if it could not be started). `restart` is set by the parent, cleared by the forkserver.
   std::atomic<pid_t> pid{0};
@@ -91,17 +73,20 @@ struct worker_slot {
   std::atomic<int> wait_status{0};
   std::atomic<int> fork_errno{0};
   std::atomic<std::uint32_t> restart{0};
+  harness::lane_entry ring[k_max_depth_per_worker];  // the lane's requests in flight
+
+  [[nodiscard]] std::span<harness::lane_entry> ring_for(unsigned depth) noexcept {
+    return {ring, harness::lane_ring_size(depth)};
+  }
 };
 
-// The segment's header: doorbells and counters shared by the parent, the forkserver and every worker.
+// The segment's header: the cell, doorbells and counters shared by the parent, the forkserver and every worker.
 struct pool_control {
-  doorbell result_bell;  // rung by a worker after pushing results, by the forkserver after a start or a death
+  doorbell result_bell;  // rung by a worker when it is set up or done, by the forkserver after a start or a death
   doorbell server_bell;  // rung by the parent (restart, quit) and by the forkserver's own SIGCHLD handler
   std::atomic<std::uint32_t> quit{0};
-  // Open loop: the time (steady clock, ns) that jobs' due_us count from; the system-wide monotonic clock
-  // means the same instant in every process.
-  std::atomic<std::int64_t> epoch_ns{0};
-  std::atomic<std::uint32_t> deaths{0};  // workers reaped so far: the dispatcher's cheap "anything died?"
+  std::atomic<std::uint32_t> deaths{0};  // workers reaped so far: the parent's cheap "anything died?"
+  cell_control cell;
 };
 
 // fork() is only safe while the caller is single-threaded, but a dead worker must be restartable after TBB's
@@ -119,17 +104,11 @@ class process_pool {
 
   [[nodiscard]] unsigned size() const noexcept { return m_size; }
   [[nodiscard]] worker_slot& slot(unsigned i) noexcept { return m_slots[i]; }
+  [[nodiscard]] cell_control& cell() noexcept { return m_control->cell; }
+  [[nodiscard]] std::span<harness::clock::duration> schedule() noexcept { return {m_schedule, k_max_schedule}; }
   [[nodiscard]] doorbell& result_bell() noexcept { return m_control->result_bell; }
-  // Bit w of word w / 64 is set by worker w after it pushes results: the dispatcher visits only the
-  // workers that have something, instead of scanning all W rings (1000 cache misses) per wake-up.
-  [[nodiscard]] std::atomic<std::uint64_t>& ready_word(unsigned i) noexcept { return m_ready[i]; }
   [[nodiscard]] pid_t pid(unsigned i) const noexcept { return m_slots[i].pid.load(std::memory_order_acquire); }
   [[nodiscard]] pid_t forkserver_pid() const noexcept { return m_server; }
-  // Open loop: the instant the jobs' due_us count from (the cell's window start).
-  void set_epoch(std::chrono::steady_clock::time_point t) noexcept {
-    m_control->epoch_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count(),
-                              std::memory_order_relaxed);
-  }
   [[nodiscard]] std::uint32_t deaths() const noexcept { return m_control->deaths.load(std::memory_order_acquire); }
 
   // How worker i ended ("worker 3 (pid 123) was killed by signal 9 (Killed)"); nullopt while it lives.
@@ -137,9 +116,10 @@ class process_pool {
   [[nodiscard]] std::optional<std::string> death_of(unsigned i) const;
   // How the forkserver ended, nullopt while it lives; without it no worker can live or restart.
   [[nodiscard]] std::optional<std::string> forkserver_death();
-  // Replaces dead worker i with a fresh process on empty rings; waits at most k_restart_limit. Nothing else may
-  // push into its rings meanwhile (in a pipeline: the worker before it must be dead or idle).
-  void restart(unsigned i);
+  // Replaces dead worker i with a fresh process on an empty slot; waits at most k_restart_limit. With
+  // `join_cell`, the new worker takes the dead one's lane in the cell running now; else it waits for the next.
+  // Nothing else may push into its stage ring meanwhile (in a pipeline: the worker before it must be dead or idle).
+  void restart(unsigned i, bool join_cell = false);
 
   static constexpr std::chrono::seconds k_restart_limit{10};
 
@@ -149,11 +129,25 @@ class process_pool {
 
   boost::interprocess::mapped_region m_region;
   pool_control* m_control = nullptr;
-  std::atomic<std::uint64_t>* m_ready = nullptr;
+  harness::clock::duration* m_schedule = nullptr;
   worker_slot* m_slots = nullptr;
   unsigned m_size = 0;
   pid_t m_server = -1;
   std::optional<std::string> m_server_death;
 };
+
+// Worker side (process_worker.cpp): the loop a forked worker runs until the parent quits or dies.
+struct worker_context {
+  pool_control& control;
+  worker_slot* slots;  // every worker's: a pipeline stage hands its items on to the next worker's stage ring
+  unsigned index;
+  pid_t parent;  // the forkserver
+
+  [[nodiscard]] worker_slot& self() const noexcept { return slots[index]; }
+  [[nodiscard]] bool orphaned() const noexcept;
+};
+[[noreturn]] void worker_main(const worker_context& w);
+// A pipeline stage's part of a cell (procs_pipeline.cpp).
+void run_pipeline_stage(const worker_context& w, unsigned stage);
 
 }  // namespace conpar::runners

@@ -1,11 +1,10 @@
-// procs: W forked worker processes fed through shared-memory rings: parallelism with isolated memory.
+// procs: W forked worker processes, each running its own lane from a load in shared memory: parallelism with
+// isolated memory. The parent starts the cell, watches liveness and the watchdog, and merges at the end; no
+// request passes through it.
 #include <signal.h>
 
 #include <algorithm>
-#include <array>
-#include <bit>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -22,16 +21,13 @@ namespace {
 using namespace std::chrono_literals;
 using harness::clock;
 
-// Busy-wait budget (pause instructions, ~20 ns each, so ~40 us) while a core is free for it: it catches a
-// quick answer without a futex round trip, yet if the scheduler puts both ends on one core anyway the
-// spinner gives the core up long before a scheduler tick. With no free core it would only steal time.
+// A pipeline stage's busy-wait budget (pause instructions, ~20 ns each, so ~40 us) while every stage can have a
+// core: it catches the next item without a futex round trip. With no core to spare it would only steal time.
 constexpr int k_spins_with_free_core = 2000;
-// How long the dispatcher blocks before it checks that its workers still live.
+// How long the parent blocks before it checks liveness, the watchdog and SIGINT.
 constexpr auto k_liveness_interval = 20ms;
-// How often a busy dispatcher checks its workers (W waitpid calls: 1,000 workers cost ~1% of a core).
-constexpr auto k_busy_liveness_interval = 100ms;
-// How long settling an earlier cell or collecting usage reports may take before the workers are declared hung.
-constexpr auto k_drain_limit = 30s;
+// How long setting up a cell or stopping workers may take before the workers are declared hung.
+constexpr auto k_setup_limit = 30s;
 
 class procs_runner final : public runner {
  public:
@@ -39,17 +35,52 @@ class procs_runner final : public runner {
   runner_shape shape() const noexcept override { return runner_shape::worker_pool; }
 
   void prepare(unsigned max_workers) override {
-    if (max_workers > 0 && !m_pool) {
-      m_pool = std::make_unique<process_pool>(max_workers);
-      m_outstanding.assign(max_workers, 0);
-      // One round trip to every worker now, so its first-touch page faults after fork() land here and
-      // not in the first cell's numbers.
-      m_workers = max_workers;
-      (void)collect_usage(true);
-    }
+    if (max_workers > 0 && !m_pool) m_pool = std::make_unique<process_pool>(max_workers);
   }
 
   cell_outcome run(harness::load_driver& load, unsigned workers) override {
+    const std::size_t stages = check_fits(load, workers);
+    settle();
+    // A plain cell runs min(W, C) lanes, one per worker, each with its share of the C requests in flight (as the
+    // threads runner's lanes); a pipeline one stage per worker.
+    const unsigned lanes = stages > 0 ? static_cast<unsigned>(stages) : std::min(workers, load.concurrency());
+    cell_control& cell = m_pool->cell();
+    cell.workers = lanes;
+    cell.depth = load.concurrency() / lanes;
+    cell.extra = load.concurrency() % lanes;
+    cell.stages = static_cast<std::uint32_t>(stages);
+    cell.spins = stages < harness::available_cores() ? k_spins_with_free_core : 0;
+    cell.in_pipeline.store(0, std::memory_order_relaxed);
+    cell.stages_done.store(0, std::memory_order_relaxed);
+    load.share(cell.load, m_pool->schedule());
+    const std::uint32_t gen = cell.gen.load(std::memory_order_relaxed) + 1;
+    cell.gen.store(gen, std::memory_order_release);  // release: the cell above before the workers see it
+    ring(lanes);
+    wait_until(
+        [&] {
+          for (unsigned w = 0; w < lanes; ++w)
+            if (m_pool->slot(w).ready_gen.load(std::memory_order_acquire) != gen) return false;
+          return true;
+        },
+        "set up for the cell");
+
+    cell_outcome out;
+    load.begin();  // the window opens once every worker is ready
+    cell.go.store(gen, std::memory_order_release);
+    ring(lanes);
+    watch(load, lanes, gen, out);
+    for (unsigned w = 0; w < lanes; ++w) {
+      out.stats.merge(m_pool->slot(w).stats);
+      out.other_processes += m_pool->slot(w).usage;
+    }
+    for (std::size_t k = 0; k < stages; ++k)  // worker k ran stage k
+      out.stage_busy_s.push_back(static_cast<double>(m_pool->slot(static_cast<unsigned>(k)).stage_busy_ns) * 1e-9);
+    return out;
+  }
+
+ private:
+  // The pipeline's stage count; throws for a cell the pool cannot run.
+  std::size_t check_fits(const harness::load_driver& load, unsigned workers) const {
     if (!m_pool || workers > m_pool->size())
       throw runner_error("procs: the worker pool was started with " + std::to_string(m_pool ? m_pool->size() : 0) +
                          " processes, this cell needs " + std::to_string(workers));
@@ -57,286 +88,110 @@ class procs_runner final : public runner {
     if (stages > workers)
       throw runner_error("procs: a pipeline of " + std::to_string(stages) + " stages runs one worker process per stage; "
                          "this cell has " + std::to_string(workers));
-    if (stages > 0 && load.concurrency() > k_ring_capacity)  // every item in flight may wait in one stage's ring
-      throw runner_error("procs: a pipeline holds at most " + std::to_string(k_ring_capacity) + " items in flight, not " +
-                         std::to_string(load.concurrency()));
-    m_workers = workers;
-    settle();
-    // Spinning pays only with a core to spare: workers spin while each can own one and one is left for the
-    // dispatcher, which needs a core of its own to refill their queues (at W = cores, spinning workers made
-    // 1 us requests 40% slower: the dispatcher waited for a spinner's time slice); the dispatcher, which
-    // mostly waits, only under the same condition.
-    const unsigned cores = harness::available_cores();
-    m_parent_spins = workers < cores ? k_spins_with_free_core : 0;
-    // Requests outstanding per worker; past a ring's capacity the rest wait in the dispatcher (see dispatch()).
-    const unsigned depth = std::min<unsigned>(load.concurrency() / workers, k_ring_capacity);
-    for (unsigned w = 0; w < workers; ++w) {
-      m_pool->slot(w).spins.store(workers < cores ? k_spins_with_free_core : 0, std::memory_order_relaxed);
-      m_pool->slot(w).low_water.store(depth / 2, std::memory_order_relaxed);
-    }
-
-    const worker_report before = collect_usage(true);
-    cell_outcome out;
-    load.begin();
-    m_pool->set_epoch(load.window().start);
-    if (stages > 0)
-      dispatch_pipeline(load, out, stages);
-    else
-      dispatch(load, out);
-    const worker_report after = collect_usage(false);
-    out.other_processes = after.usage - before.usage;
-    out.worker_requests = after.requests - before.requests;
-    for (std::size_t k = 0; k < stages; ++k)  // worker k ran stage k
-      out.stage_busy_s.push_back(static_cast<double>(after.stage_busy_ns[k] - before.stage_busy_ns[k]) * 1e-9);
-    return out;
+    if (stages > 0 && load.concurrency() > k_stage_ring_capacity)  // every item in flight may wait in one stage's ring
+      throw runner_error("procs: a pipeline holds at most " + std::to_string(k_stage_ring_capacity) +
+                         " items in flight, not " + std::to_string(load.concurrency()));
+    if (stages == 0 && (load.concurrency() + workers - 1) / workers > k_max_depth_per_worker)
+      throw runner_error("procs: at most " + std::to_string(k_max_depth_per_worker) + " requests in flight per worker; " +
+                         std::to_string(load.concurrency()) + " on " + std::to_string(workers) + " workers is more");
+    if (load.schedule().size() > k_max_schedule)
+      throw runner_error("procs: an open-loop schedule of at most " + std::to_string(k_max_schedule) + " requests, not " +
+                         std::to_string(load.schedule().size()) + ": lower --rate or --duration");
+    return stages;
   }
 
- private:
-  // Issue times and ids of a worker's outstanding requests: a worker answers its jobs in order, so a FIFO
-  // suffices; the ids name the requests lost if the worker dies.
-  struct issue_fifo {
-    std::array<clock::time_point, k_ring_capacity> at;
-    std::array<std::uint64_t, k_ring_capacity> id;
-    std::uint64_t head = 0, tail = 0;
-  };
-
-  // Queues a job for worker w without waking it: callers push a batch, then ring its bell once. A ring is an
-  // RMW on a line the waiting worker reads, and a futex wake when it sleeps (~15 us of CPU in a VM).
-  void push_job_quietly(unsigned w, const job& j) {
-    if (!m_pool->slot(w).jobs.try_push(j)) throw runner_error("procs: job ring of worker " + std::to_string(w) + " overflowed");
-    ++m_outstanding[w];
-  }
-  void push_job(unsigned w, const job& j) {
-    push_job_quietly(w, j);
-    m_pool->slot(w).job_bell.ring();
+  void ring(unsigned n) {
+    for (unsigned w = 0; w < n; ++w) m_pool->slot(w).bell.ring();
   }
 
-  void dispatch(harness::load_driver& load, cell_outcome& out) {
-    harness::lane_stats& stats = out.stats;
-    std::vector<issue_fifo> fifo(m_workers);
-    // Requests in flight beyond what the workers' rings hold (1,000 in flight on 2 workers) wait here, oldest
-    // first, as they would in a thread pool's queue; their latency counts from their issue.
-    std::deque<harness::scheduled_request> backlog;
-    std::uint64_t in_flight = 0;
-    const auto send = [&](unsigned w, const harness::scheduled_request& r) {
-      issue_fifo& f = fifo[w];
-      f.at[f.tail % k_ring_capacity] = r.due;
-      f.id[f.tail++ % k_ring_capacity] = r.req.id;
-      // Open loop: the worker itself waits until the request is due, so the dispatcher never holds one back.
-      const auto due_us = load.open() ? static_cast<std::uint32_t>(
-                                            std::chrono::duration_cast<std::chrono::microseconds>(r.due - load.window().start).count() + 1)
-                                      : 0u;
-      push_job_quietly(w, job{r.req, job_kind::run_request, 0, due_us});
-    };
-    // Gives worker w, which has room, its next request: the backlog's oldest, else a new one.
-    const auto issue = [&](unsigned w, clock::time_point now) {
-      auto r = load.next(now);
-      if (r) ++in_flight;
-      if (!backlog.empty()) {
-        if (r) backlog.push_back(*r);
-        r = backlog.front();
-        backlog.pop_front();
-      }
-      if (r) send(w, *r);
-    };
-    for (unsigned i = 0; i < load.concurrency(); ++i) {
-      const unsigned w = i % m_workers;
-      if (m_outstanding[w] < k_ring_capacity) {
-        issue(w, clock::now());
-      } else if (auto r = load.next(clock::now())) {
-        backlog.push_back(*r);
-        ++in_flight;
-      }
-    }
-    for (unsigned w = 0; w < m_workers; ++w) m_pool->slot(w).job_bell.ring();
-
-    std::array<result, 64> batch;
-    // Pops and completes what worker w has answered; false once its ring is empty.
-    const auto harvest = [&](unsigned w, bool reissue) {
-      const std::size_t n = m_pool->slot(w).results.pop_some(batch.data(), batch.size());
-      const auto done = clock::now();
-      for (std::size_t k = 0; k < n; ++k) {
-        --m_outstanding[w];
-        --in_flight;
-        if (batch[k].status != result_status::ok) {
-          m_outstanding[w] -= static_cast<std::uint32_t>(n - k - 1);  // popped with it: settle() must not wait for them
-          throw std::runtime_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
-        }
-        issue_fifo& f = fifo[w];
-        const auto due = f.at[f.head++ % k_ring_capacity];
-        const auto started =
-            batch[k].started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(batch[k].started_ns)) : due;
-        const auto finished = clock::time_point(std::chrono::nanoseconds(batch[k].done_ns));
-        stats.complete(due, started, finished, batch[k].checksum, load.window());
-        if (reissue) issue(w, done);  // the freed slot goes to the same worker: load stays balanced
-      }
-      if (reissue && n > 0) m_pool->slot(w).job_bell.ring();
-      return n > 0;
-    };
-    // A dead worker's answered requests count; the rest are lost with it and reported. A fresh process takes
-    // its place and its share of the load, so the cell goes on at the same concurrency.
-    const auto replace_dead = [&] {
-      m_deaths_seen = m_pool->deaths();
-      for (unsigned w = 0; w < m_workers; ++w) {
-        const auto death = m_pool->death_of(w);
-        if (!death) continue;
-        while (harvest(w, false)) {
-        }
-        issue_fifo& f = fifo[w];
-        const auto lost = f.tail - f.head;
-        for (; f.head != f.tail; ++f.head) out.lost.push_back(f.id[f.head % k_ring_capacity]);
-        in_flight -= lost;
-        m_outstanding[w] = 0;
-        out.faults.push_back(*death + " during the cell; " + std::to_string(lost) + " requests in its queue were lost");
-        m_pool->restart(w);
-        for (std::uint64_t k = 0; k < lost; ++k) issue(w, clock::now());
-        m_pool->slot(w).job_bell.ring();
-      }
-    };
-
-    const auto drain = [&](unsigned w) {
-      bool any = false;
-      while (harvest(w, true)) any = true;
-      return any;
-    };
-    drive(load, [&] { return in_flight == 0; }, drain, replace_dead, [&] { stop_hung_workers(load); });
-  }
-
-  // The dispatcher's loop until done(): drain(w) takes worker w's results (true if there were any) for each worker
-  // that rang; on_death() handles a death; when nothing came, it waits for the next ring, and calls on_hung() (which
-  // throws) once the cell's deadline passes with nothing.
-  template <class Done, class Drain, class OnDeath, class OnHung>
-  void drive(const harness::load_driver& load, Done done, Drain drain, OnDeath on_death, OnHung on_hung) {
-    const unsigned words = (m_workers + 63) / 64;
-    auto next_liveness_check = clock::now() + k_busy_liveness_interval;
-    while (!done()) {
-      if (m_pool->deaths() != m_deaths_seen) on_death();
-      // The forkserver rings no bell when it dies itself: look every so often.
-      if (const auto now = clock::now(); now > next_liveness_check) {
-        check_forkserver();
-        next_liveness_check = now + k_busy_liveness_interval;
-      }
+  // Waits for the cell's lanes to finish: handles a death (its requests reported lost, the worker replaced),
+  // passes SIGINT on as the load's stop flag, and at the deadline kills what still runs (the watchdog).
+  void watch(harness::load_driver& load, unsigned lanes, std::uint32_t gen, cell_outcome& out) {
+    const bool pipeline = m_pool->cell().stages > 0;
+    std::uint32_t deaths_seen = m_pool->deaths();
+    std::string failure;
+    for (;;) {
       const std::uint32_t seen = m_pool->result_bell().prepare();
-      bool harvested = false;
-      for (unsigned word = 0; word < words; ++word) {
-        // acquire: pairs with the worker's release fetch_or, so its pushed results are visible.
-        std::uint64_t bits = m_pool->ready_word(word).exchange(0, std::memory_order_acquire);
-        // Drain fully: results pushed before the bit was set must not wait for another bit.
-        for (; bits != 0; bits &= bits - 1)
-          harvested |= drain(word * 64 + static_cast<unsigned>(std::countr_zero(bits)));
-      }
-      if (harvested || done() || m_pool->deaths() != m_deaths_seen) continue;
-      if (!wait_for_results(seen, load.deadline())) on_hung();
-    }
-  }
-
-  // A pipeline cell (see worker_slot): the parent issues each item to worker 0 and takes it back from the last
-  // stage's worker, in the order it issued them, since every stage is one process that takes its ring in order. A
-  // closed loop's item counts from its issue: the first stage's ring is one of the pipeline's bounded queues.
-  void dispatch_pipeline(harness::load_driver& load, cell_outcome& out, std::size_t stages) {
-    struct issued_item {
-      clock::time_point due;
-      std::uint64_t id;
-    };
-    std::deque<issued_item> in_flight;  // oldest first
-    try {
-      const auto issue = [&](clock::time_point now) {
-        const auto r = load.next(now);
-        if (!r) return;
-        const stage_job sj{pipeline_item::issued(*r, r->due), 0, static_cast<std::uint16_t>(stages), load.open()};
-        worker_slot& first = m_pool->slot(0);
-        if (!first.stage_jobs.try_push(sj)) throw runner_error("procs: the pipeline's first ring overflowed");
-        first.job_bell.ring();
-        in_flight.push_back({r->due, r->req.id});
-      };
-      for (unsigned i = 0; i < load.concurrency(); ++i) issue(clock::now());
-
-      std::array<result, 64> batch;
-      const auto drain = [&](unsigned w) {
-        bool any = false;
-        for (std::size_t n; (n = m_pool->slot(w).results.pop_some(batch.data(), batch.size())) > 0;) {
-          any = true;
-          const auto done = clock::now();
-          for (std::size_t k = 0; k < n; ++k) {
-            const result& res = batch[k];
-            if (res.status != result_status::ok)
-              throw runner_error("procs worker " + std::to_string(w) + ": " + m_pool->slot(w).error);
-            if (in_flight.empty() || res.id != in_flight.front().id)
-              throw runner_error("procs: pipeline item " + std::to_string(res.id) + " came out of order");
-            const auto [due, id] = in_flight.front();
-            in_flight.pop_front();
-            const auto started =
-                res.started_ns != 0 ? clock::time_point(std::chrono::nanoseconds(res.started_ns)) : due;
-            out.stats.complete(due, started, clock::time_point(std::chrono::nanoseconds(res.done_ns)), res.checksum,
-                               load.window());
-            issue(done);  // the freed place goes to the next item
+      unsigned done = 0;
+      for (unsigned w = 0; w < lanes; ++w) {
+        worker_slot& s = m_pool->slot(w);
+        if (s.done_gen.load(std::memory_order_acquire) == gen) {
+          ++done;
+          if (s.error[0] != '\0' && failure.empty()) {
+            failure = "procs worker " + std::to_string(w) + ": " + s.error;
+            load.stop();  // the others drain and end
+            ring(lanes);
           }
         }
-        return any;
-      };
-      const auto on_death = [&] {
-        m_deaths_seen = m_pool->deaths();
-        for (unsigned w = 0; w < m_workers; ++w)
-          if (const auto death = m_pool->death_of(w))
-            throw runner_error(*death + " during the pipeline cell; " + std::to_string(in_flight.size()) +
-                               " items were in the pipeline");
-      };
-      const auto on_hung = [&] {
-        throw runner_error("watchdog: " + std::to_string(in_flight.size()) + " items still in the pipeline " +
-                           std::to_string(std::chrono::duration<double>(load.watchdog()).count()) +
-                           " s after the window closed (--cell-timeout)");
-      };
-      drive(load, [&] { return in_flight.empty(); }, drain, on_death, on_hung);
-    } catch (const std::exception& e) {
-      // The items in flight are spread over the stages' rings, and a dead stage would stall the one before it:
-      // every worker of the pipeline is stopped, and settle() restarts them for the next cell.
-      stop_workers(static_cast<unsigned>(stages));
-      throw runner_error(std::string(e.what()) + "; stopped the pipeline's " + std::to_string(stages) +
-                         " worker processes (restarted before the next cell)");
-    }
-  }
-
-  // Kills workers 0 .. n-1 and waits until the forkserver has reaped them, so nothing touches their rings any more.
-  void stop_workers(unsigned n) {
-    for (unsigned w = 0; w < n; ++w)
-      if (!m_pool->death_of(w)) ::kill(m_pool->pid(w), SIGKILL);
-    const auto deadline = clock::now() + k_drain_limit;
-    for (unsigned w = 0; w < n; ++w) {
-      for (;;) {
-        const std::uint32_t seen = m_pool->result_bell().prepare();  // the forkserver rings it on every death
-        if (m_pool->death_of(w)) break;
-        check_forkserver();
-        if (clock::now() > deadline) throw runner_error("procs: worker " + std::to_string(w) + " did not die of SIGKILL");
-        m_pool->result_bell().wait(seen, k_liveness_interval);
       }
-      m_outstanding[w] = 0;  // its jobs are gone with it
-    }
-  }
-
-  // Blocks until a worker rings after `seen`, checking liveness between bounded waits; false once `deadline`
-  // has passed with nothing rung.
-  [[nodiscard]] bool wait_for_results(std::uint32_t seen, clock::time_point deadline) {
-    doorbell& bell = m_pool->result_bell();
-    const auto moved = [&] { return bell.m_seq.load(std::memory_order_acquire) != seen; };
-    while (!spin_then_wait(bell, moved, m_parent_spins, k_liveness_interval)) {
+      if (done == lanes) break;
       check_forkserver();
-      if (m_pool->deaths() != m_deaths_seen) return true;  // the caller handles the death
-      if (clock::now() > deadline) return false;
+      if (m_pool->deaths() != deaths_seen) {
+        deaths_seen = m_pool->deaths();
+        if (pipeline) fail_pipeline(lanes, first_death(lanes) + " during the pipeline cell");
+        replace_dead(lanes, gen, out);
+        continue;
+      }
+      if (harness::interrupt_signal() != 0 && !load.state().stop.load(std::memory_order_relaxed)) {
+        load.stop();
+        ring(lanes);
+      }
+      if (clock::now() > load.deadline()) stop_hung(load, lanes, gen);
+      m_pool->result_bell().wait(seen, k_liveness_interval);
     }
-    return true;
+    if (!failure.empty()) {
+      if (pipeline) fail_pipeline(lanes, failure);
+      throw runner_error(failure);
+    }
   }
 
-  // The watchdog: requests still out at the cell's deadline will not come back. Their workers are killed
-  // (settle() restarts them for the next cell) and the cell fails, naming them.
-  [[noreturn]] void stop_hung_workers(const harness::load_driver& load) {
+  [[nodiscard]] std::string first_death(unsigned lanes) const {
+    for (unsigned w = 0; w < lanes; ++w)
+      if (const auto death = m_pool->death_of(w)) return *death;
+    return "a worker died";
+  }
+
+  // A worker that died mid-cell: what it completed counts, what it held is lost (issued = completed + lost, each
+  // id once), and a fresh process takes its lane, so the cell goes on at the same concurrency.
+  void replace_dead(unsigned lanes, std::uint32_t gen, cell_outcome& out) {
+    for (unsigned w = 0; w < lanes; ++w) {
+      const auto death = m_pool->death_of(w);
+      if (!death) continue;
+      worker_slot& s = m_pool->slot(w);
+      std::size_t lost = 0;
+      if (s.done_gen.load(std::memory_order_acquire) != gen) {
+        const unsigned depth = m_pool->cell().depth + (w < m_pool->cell().extra ? 1 : 0);
+        const auto ids = harness::lost_with(s.record, s.ring_for(depth), s.stats);
+        out.lost.insert(out.lost.end(), ids.begin(), ids.end());
+        lost = ids.size();
+      }
+      out.stats.merge(s.stats);  // before the new worker resets the slot
+      out.faults.push_back(*death + " during the cell; " + std::to_string(lost) + " requests it held were lost");
+      m_pool->restart(w, true);
+    }
+  }
+
+  // A pipeline's items are spread over its stages' rings, and a dead or failed stage stalls the others: every
+  // worker of the pipeline is stopped, and settle() restarts them for the next cell.
+  [[noreturn]] void fail_pipeline(unsigned stages, const std::string& why) {
+    stop_workers(stages, [](unsigned) { return true; });
+    throw runner_error(why + "; stopped the pipeline's " + std::to_string(stages) +
+                       " worker processes (restarted before the next cell)");
+  }
+
+  // The watchdog: requests still out at the cell's deadline will not come back. Their workers are killed (settle()
+  // restarts them for the next cell) and the cell fails, naming them.
+  [[noreturn]] void stop_hung(const harness::load_driver& load, unsigned lanes, std::uint32_t gen) {
     std::string hung;
     std::uint64_t outstanding = 0;
-    for (unsigned w = 0; w < m_workers; ++w) {
-      if (m_outstanding[w] == 0 || m_pool->death_of(w)) continue;
-      outstanding += m_outstanding[w];
+    const auto is_hung = [&](unsigned w) { return m_pool->slot(w).done_gen.load(std::memory_order_acquire) != gen; };
+    for (unsigned w = 0; w < lanes; ++w) {
+      if (!is_hung(w)) continue;
+      const harness::lane_record& r = m_pool->slot(w).record;
+      outstanding += r.tail - r.head;
       hung += (hung.empty() ? "" : ", ") + std::to_string(w);
-      ::kill(m_pool->pid(w), SIGKILL);
     }
+    stop_workers(lanes, is_hung);
     std::ostringstream what;
     what << "watchdog: " << outstanding << " requests still outstanding "
          << std::chrono::duration<double>(load.watchdog()).count()
@@ -344,83 +199,44 @@ class procs_runner final : public runner {
     throw runner_error(what.str());
   }
 
+  // Kills the workers among 0 .. n-1 that `which` names and waits until the forkserver has reaped them, so nothing
+  // touches their slots any more.
+  template <class Which>
+  void stop_workers(unsigned n, Which which) {
+    for (unsigned w = 0; w < n; ++w)
+      if (which(w) && !m_pool->death_of(w)) ::kill(m_pool->pid(w), SIGKILL);
+    for (unsigned w = 0; w < n; ++w)
+      if (which(w)) wait_until([&] { return m_pool->death_of(w).has_value(); }, "die of SIGKILL");
+  }
+
+  // Blocks until `done()`, checking the forkserver between bounded waits; throws after k_setup_limit.
+  template <class Done>
+  void wait_until(Done done, const char* what) {
+    const auto deadline = clock::now() + k_setup_limit;
+    for (;;) {
+      const std::uint32_t seen = m_pool->result_bell().prepare();  // rung by workers and on every death
+      if (done()) return;
+      check_forkserver();
+      if (clock::now() > deadline)
+        throw runner_error(std::string("procs: the workers did not ") + what + " within " +
+                           std::to_string(k_setup_limit.count()) + " s");
+      m_pool->result_bell().wait(seen, k_liveness_interval);
+    }
+  }
+
   void check_forkserver() {
     if (auto death = m_pool->forkserver_death()) throw runner_error("procs: " + *death);
   }
 
-  // Outside a cell's dispatch (usage reports, settling) a death cannot be absorbed: it fails the step.
-  void check_alive() {
-    check_forkserver();
-    for (unsigned w = 0; w < m_workers; ++w)
-      if (auto death = m_pool->death_of(w)) throw runner_error("procs: " + *death);
-  }
-
-  struct worker_report {
-    harness::resource_usage usage;
-    std::uint64_t requests = 0;
-    std::vector<std::int64_t> stage_busy_ns;  // per worker
-  };
-
-  // Asks each worker for its resource usage and request count; the sums are what the cell's workers did.
-  worker_report collect_usage(bool reset_peak) {
-    for (unsigned w = 0; w < m_workers; ++w) push_job(w, job{{}, job_kind::report_usage, static_cast<std::uint16_t>(reset_peak ? 1 : 0), 0});
-    worker_report sum;
-    sum.stage_busy_ns.resize(m_workers);
-    unsigned answered = 0;
-    const auto deadline = clock::now() + k_drain_limit;
-    while (answered < m_workers) {
-      const std::uint32_t seen = m_pool->result_bell().prepare();
-      for (unsigned w = 0; w < m_workers; ++w) {
-        result r;
-        if (m_outstanding[w] == 0 || !m_pool->slot(w).results.try_pop(r)) continue;
-        --m_outstanding[w];
-        if (r.kind == job_kind::report_usage) {
-          sum.usage += m_pool->slot(w).usage;
-          sum.requests += m_pool->slot(w).requests_done;
-          sum.stage_busy_ns[w] = m_pool->slot(w).stage_busy_ns;
-          ++answered;
-        }
-      }
-      if (answered >= m_workers) break;
-      if (m_pool->deaths() != m_deaths_seen) check_alive();
-      if (!wait_for_results(seen, deadline))
-        throw runner_error("procs: workers did not report their usage within " + std::to_string(k_drain_limit.count()) + " s");
-    }
-    return sum;
-  }
-
-  // After a failed cell, live workers may still hold jobs: drain them so the next cell starts clean, and
-  // replace the workers that died, so one death costs one cell, not every later one.
+  // Replaces the workers that died since the last cell (killed by the watchdog or a failed pipeline, or from
+  // outside between cells), so one death costs one cell, not every later one.
   void settle() {
-    const auto deadline = clock::now() + k_drain_limit;
-    for (;;) {
-      const std::uint32_t seen = m_pool->result_bell().prepare();
-      bool pending = false;
-      for (unsigned w = 0; w < m_pool->size(); ++w) {
-        result r;
-        while (m_outstanding[w] > 0 && m_pool->slot(w).results.try_pop(r)) --m_outstanding[w];
-        if (m_outstanding[w] == 0) continue;
-        if (m_pool->death_of(w)) {
-          m_outstanding[w] = 0;  // its jobs are gone with it
-          continue;
-        }
-        pending = true;
-      }
-      if (!pending) break;
-      if (clock::now() > deadline) throw runner_error("procs: workers did not finish an earlier cell's requests");
-      m_pool->result_bell().wait(seen, k_liveness_interval);
-    }
     check_forkserver();
-    m_deaths_seen = m_pool->deaths();
     for (unsigned w = 0; w < m_pool->size(); ++w)
       if (m_pool->death_of(w)) m_pool->restart(w);
   }
 
   std::unique_ptr<process_pool> m_pool;
-  std::vector<std::uint32_t> m_outstanding;  // jobs sent minus results received, per worker
-  unsigned m_workers = 0;
-  int m_parent_spins = 0;
-  std::uint32_t m_deaths_seen = 0;  // the pool's death count when the dead were last replaced
 };
 
 }  // namespace

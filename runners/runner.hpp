@@ -27,9 +27,6 @@ struct cell_outcome {
   // says what happened and which requests were lost with it: issued = completed + lost, every id once.
   std::vector<std::string> faults;
   std::vector<std::uint64_t> lost;
-  // Requests completed as counted by the worker processes themselves, summed (procs only; 0 elsewhere): a
-  // cross-check of the dispatcher's count.
-  std::uint64_t worker_requests = 0;
   // A pipeline (workload_spec::stages): the seconds each stage spent running its step, summed over the threads or
   // processes that ran it, waits in the queues between the stages excluded. Empty for plain requests.
   std::vector<double> stage_busy_s;

@@ -1,4 +1,5 @@
 // seq: the same work in a plain loop on the calling thread: the checksum and single-core reference.
+#include "harness/core/lane.hpp"
 #include "runners/pipeline_stage.hpp"
 #include "runners/registry.hpp"
 #include "workloads/blocking_steps.hpp"
@@ -15,21 +16,14 @@ class seq_runner final : public runner {
     cell_outcome out;
     // A pipeline's item runs its stages one after the other, each timed: the single-core split of the work.
     std::vector<stage_clock> stages(pipeline_stages(load));
+    harness::local_lane<harness::lane_stats> lane(load.state(), 1, out.stats);
     load.begin();
-    auto now = harness::clock::now();
-    while (const auto r = load.next(now)) {
-      const auto started = harness::start_when_due(r->due, now);
-      std::uint64_t checksum = 0;
-      if (stages.empty()) {
-        checksum = workloads::execute_blocking(r->req, load.deadline());
-      } else {
-        auto item = pipeline_item::issued(*r, started);
-        for (std::size_t k = 0; k < stages.size(); ++k) run_stage_blocking(item, k, stages[k], load.deadline());
-        checksum = item.acc;
-      }
-      now = harness::clock::now();
-      out.stats.complete(r->due, started, now, checksum, load.window());
-    }
+    harness::run_blocking_lane(lane.run, [&](const workloads::request& r) {
+      if (stages.empty()) return workloads::execute_blocking(r, load.deadline());
+      auto item = pipeline_item::issued({r, harness::clock::now()}, harness::clock::now());
+      for (std::size_t k = 0; k < stages.size(); ++k) run_stage_blocking(item, k, stages[k], load.deadline());
+      return item.acc;
+    });
     out.stage_busy_s = busy_seconds(stages);
     return out;
   }

@@ -31,7 +31,7 @@ cell_outcome run_threads_pipeline(harness::load_driver& load, tbb::task_arena& a
       fc.stop();
       return pipeline_item{};
     }
-    auto item = pipeline_item::issued(*r, harness::start_when_due(r->due, now));
+    auto item = pipeline_item::issued(*r, harness::start_when_due(load.state(), r->due, now));
     run_stage_blocking(item, 0, mine(0), limit);
     return item;
   });

@@ -6,9 +6,9 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
-#include <deque>
 #include <vector>
 
+#include "harness/core/lane.hpp"
 #include "runners/registry.hpp"
 #include "runners/threads_pipeline.hpp"
 #include "workloads/blocking_steps.hpp"
@@ -35,24 +35,12 @@ class threads_runner final : public runner {
 
     // One task per lane, min(W, C) of them, each keeping its share of the C requests in flight in its own
     // queue and running them oldest first: past W in flight a request waits for its lane, as in procs'
-    // per-worker rings, and its latency counts that wait. (One task per request instead let TBB run the
-    // newest first, LIFO: at 1,000 in flight on 2 threads the oldest waited out the window unmeasured.)
+    // workers, and its latency counts that wait. (One task per request instead let TBB run the newest first,
+    // LIFO: at 1,000 in flight on 2 threads the oldest waited out the window unmeasured.)
     const auto lane = [&](unsigned depth) {
-      std::deque<harness::scheduled_request> mine;
-      auto now = harness::clock::now();
-      for (unsigned k = 0; k < depth; ++k)
-        if (const auto r = load.next(now)) mine.push_back(*r);
-      while (!mine.empty()) {
-        const harness::scheduled_request s = mine.front();
-        mine.pop_front();
-        // A closed loop's request counts from its issue; an open loop's waits for its due time.
-        const auto started = harness::start_when_due(s.due, load.open() ? harness::clock::now() : s.due);
-        const std::uint64_t checksum = workloads::execute_blocking(s.req, load.deadline());
-        now = harness::clock::now();
-        stats[static_cast<std::size_t>(tbb::this_task_arena::current_thread_index())].complete(
-            s.due, started, now, checksum, load.window());
-        if (const auto r = load.next(now)) mine.push_back(*r);
-      }
+      auto& mine = stats[static_cast<std::size_t>(tbb::this_task_arena::current_thread_index())];
+      harness::local_lane<harness::lane_stats> l(load.state(), depth, mine);
+      harness::run_blocking_lane(l.run, [&](const workloads::request& r) { return workloads::execute_blocking(r, load.deadline()); });
     };
 
     arena.execute([&] {

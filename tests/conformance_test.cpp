@@ -71,7 +71,6 @@ TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
     EXPECT_EQ(out.stats.latency.count(), out.stats.measured) << "every measured completion is in the histogram";
     if (runner_name == "procs") {
       EXPECT_GT(out.other_processes.user_s + out.other_processes.sys_s, 0.0) << "worker CPU is accounted";
-      EXPECT_EQ(out.worker_requests, out.stats.completed) << "the workers' own count (a pipeline's last stage)";
     }
     // A pipeline reports each stage's busy time: every stage ran (each computes), none longer than the cell.
     ASSERT_EQ(out.stage_busy_s.size(), spec.stages.size());
@@ -91,8 +90,8 @@ TEST_P(Conformance, CompletesEveryRequestAndMatchesTheReference) {
   EXPECT_EQ(out.stats.completed, open.issued());
   EXPECT_EQ(out.stats.checksum_fold, reference.fold(spec, open.issued()));
   EXPECT_EQ(out.stats.latency.count(), out.stats.measured);
-  ASSERT_TRUE(out.stats.service) << "open-loop lanes record the service time";
-  EXPECT_EQ(out.stats.service->count(), out.stats.measured);
+  ASSERT_TRUE(out.stats.service.get()) << "open-loop lanes record the service time";
+  EXPECT_EQ(out.stats.service.get()->count(), out.stats.measured);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -47,8 +47,6 @@ TEST(OpenLoop, RowsCarryOfferedAchievedAndTheMergedHistogramUnderEveryRunner) {
       EXPECT_TRUE(row.contains("latency_p99_us")) << name;
       EXPECT_TRUE(row.contains("service_p99_us")) << name;
     }
-    if (name.find("/procs/") != std::string::npos)
-      EXPECT_EQ(row["worker_requests"], row["requests"]) << "every request the dispatcher counted, the workers ran once";
   }
   EXPECT_EQ(open, 4) << "seq, coro, threads, procs";
   fs::remove(out);

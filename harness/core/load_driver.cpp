@@ -3,13 +3,27 @@
 #include <algorithm>
 #include <random>
 #include <stdexcept>
-#include <thread>
 
 namespace conpar::harness {
 
 load_window load_window::starting_now(clock::duration warmup, clock::duration measure) noexcept {
   const auto start = clock::now();
   return load_window{start, start + warmup, start + warmup + measure};
+}
+
+void load_state::configure_like(const load_state& o) noexcept {
+  prototype = o.prototype;
+  window = o.window;
+  deadline = o.deadline;
+  stall_at = o.stall_at;
+  stall = o.stall;
+  due = o.due;
+  limit = o.limit;
+  concurrency = o.concurrency;
+  open = o.open;
+  next_id.store(0, std::memory_order_relaxed);
+  stop.store(false, std::memory_order_relaxed);
+  stalled.store(false, std::memory_order_relaxed);
 }
 
 void load_driver::set_open_loop(double per_second, arrival kind, std::uint64_t seed) {
@@ -26,15 +40,32 @@ void load_driver::set_open_loop(double per_second, arrival kind, std::uint64_t s
     m_due.push_back(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(t)));
     t += kind == arrival::poisson ? gap(rng) : mean_gap_s;
   }
-  m_limit = std::min<std::uint64_t>(m_limit, m_due.size());
+  m_live->open = true;
+  m_live->due = m_due.data();
+  m_live->limit = std::min<std::uint64_t>(m_live->limit, m_due.size());
 }
 
 std::uint64_t load_driver::scheduled_in_window() const noexcept {
-  const auto from = std::lower_bound(m_due.begin(), m_due.end(), m_window.measure_from - m_window.start);
-  const auto to = std::lower_bound(m_due.begin(), m_due.end(), m_window.stop - m_window.start);
+  const auto& w = m_live->window;
+  const auto from = std::lower_bound(m_due.begin(), m_due.end(), w.measure_from - w.start);
+  const auto to = std::lower_bound(m_due.begin(), m_due.end(), w.stop - w.start);
   return static_cast<std::uint64_t>(to - from);
 }
 
-void load_driver::freeze() const noexcept { std::this_thread::sleep_for(m_stall); }
+void load_driver::share(load_state& where, std::span<clock::duration> schedule) noexcept {
+  where.configure_like(*m_live);
+  std::copy(m_due.begin(), m_due.end(), schedule.begin());
+  where.due = schedule.data();
+  m_live = &where;
+}
+
+void load_driver::begin() {
+  m_usage_at_begin = resource_usage::of_this_process();
+  load_state& s = *m_live;
+  s.window = load_window::starting_now(m_warmup, m_measure);
+  s.deadline = s.window.stop + m_watchdog;
+  s.stall_at = s.stall.count() > 0 ? s.window.measure_from + (s.window.stop - s.window.measure_from) / 2
+                                   : clock::time_point::max();
+}
 
 }  // namespace conpar::harness
