@@ -1,6 +1,7 @@
 #include "runners/process_pool.hpp"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ std::string describe_end(unsigned i, pid_t pid, int status) {
   return how + "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
-[[noreturn]] void forkserver_main(pool_control& c, worker_slot* slots, unsigned n, pid_t parent) {
+[[noreturn]] void forkserver_main(pool_control& c, worker_slot* slots, worker_lane* lanes, unsigned n, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   signal(SIGINT, SIG_IGN);  // as the workers: the parent decides how a Ctrl-C ends the run
   signal(SIGTERM, SIG_DFL);
@@ -53,7 +54,7 @@ std::string describe_end(unsigned i, pid_t pid, int status) {
     const pid_t pid = fork();
     if (pid == 0) {
       signal(SIGCHLD, SIG_DFL);
-      worker_main({c, slots, i, self});
+      worker_main({c, slots, lanes[i], i, self});
     }
     if (pid < 0) {
       slots[i].fork_errno.store(errno, std::memory_order_relaxed);
@@ -98,22 +99,26 @@ process_pool::process_pool(unsigned workers) : m_size(workers) {
     throw std::logic_error("procs: fork() refused: this process already runs " + std::to_string(threads) +
                            " threads, and fork() copies only the caller (oneTBB does not survive it); "
                            "the process pool must be started before any other runner");
-  // Layout: the control block, the open-loop schedule, then one slot per worker, each on its own cache lines.
-  const auto lines = [](std::size_t bytes) { return (bytes + k_cache_line - 1) / k_cache_line * k_cache_line; };
-  const std::size_t control_bytes = lines(sizeof(pool_control));
-  const std::size_t schedule_bytes = lines(sizeof(harness::clock::duration) * k_max_schedule);
-  m_region = boost::interprocess::anonymous_shared_memory(control_bytes + schedule_bytes + sizeof(worker_slot) * workers);
+  // Layout: the control block, the slots, the open-loop schedule, then the lanes, each on whole pages. The schedule
+  // and the lanes are not written here: the mapping comes zero-filled, and only what a cell uses becomes resident.
+  const auto pages = [](std::size_t bytes) { return (bytes + 4095) / 4096 * 4096; };
+  const std::size_t control_bytes = pages(sizeof(pool_control));
+  const std::size_t slot_bytes = pages(sizeof(worker_slot) * workers);
+  const std::size_t schedule_bytes = pages(sizeof(harness::clock::duration) * k_max_schedule);
+  m_region = boost::interprocess::anonymous_shared_memory(control_bytes + slot_bytes + schedule_bytes +
+                                                          sizeof(worker_lane) * workers);
   auto* base = static_cast<std::byte*>(m_region.get_address());
   m_control = new (base) pool_control;
-  m_schedule = reinterpret_cast<harness::clock::duration*>(base + control_bytes);
-  m_slots = reinterpret_cast<worker_slot*>(base + control_bytes + schedule_bytes);
+  m_slots = reinterpret_cast<worker_slot*>(base + control_bytes);
   for (unsigned i = 0; i < workers; ++i) new (&m_slots[i]) worker_slot;
+  m_schedule = reinterpret_cast<harness::clock::duration*>(base + control_bytes + slot_bytes);
+  m_lanes = reinterpret_cast<worker_lane*>(base + control_bytes + slot_bytes + schedule_bytes);
 
   const pid_t parent = getpid();
   m_server = fork();
   if (m_server < 0)
     throw std::runtime_error(std::string("procs: fork() of the forkserver failed: ") + std::strerror(errno));
-  if (m_server == 0) forkserver_main(*m_control, m_slots, workers, parent);
+  if (m_server == 0) forkserver_main(*m_control, m_slots, m_lanes, workers, parent);
   try {
     const auto deadline = std::chrono::steady_clock::now() + k_restart_limit + workers * 10ms;
     for (unsigned i = 0; i < workers; ++i) {
@@ -158,6 +163,11 @@ void process_pool::stop_all() noexcept {
     std::this_thread::sleep_for(1ms);
   }
   m_server = -1;
+}
+
+void process_pool::release_lane(unsigned i) noexcept {
+  // MADV_DONTNEED on a shared mapping only unmaps the pages here; the next access maps them again, contents intact.
+  (void)::madvise(&m_lanes[i], sizeof(worker_lane), MADV_DONTNEED);
 }
 
 std::optional<std::string> process_pool::death_of(unsigned i) const {

@@ -49,19 +49,34 @@ struct cell_control {
   std::uint32_t extra = 0;
   std::uint32_t stages = 0;            // a pipeline of this many stages (worker k runs stage k), or 0
   std::int32_t spins = 0;              // a pipeline stage's busy-wait budget before it blocks
+  std::uint32_t batch = 1;             // a pipeline stage wakes the next once this many items wait for it
   // Pipeline: items between the first stage's start and the last stage's end, and which stages have ended.
   alignas(64) std::atomic<std::uint32_t> in_pipeline{0};
   alignas(64) std::atomic<std::uint32_t> stages_done{0};
 };
 
-// Everything one worker shares with the parent: its lane (record, ring, stats), its usage over the cell, and the
-// forkserver's view of it. Only the worker writes its lane; the parent reads it once the worker is done or dead.
+// A worker's lane in shared memory: only the worker writes it; the parent reads it once the worker is done or dead.
+// Page-aligned and never constructed by the parent: the zero-filled mapping is an empty lane, and the parent touches
+// it only to merge it (then releases its mapping of those pages, see release_lane), so a thousand workers' lanes do
+// not sit in the parent's RSS and inflate every later cell's figure.
+struct alignas(4096) worker_lane {
+  harness::lane_record record;
+  harness::shared_lane_stats stats;
+  // The lane's requests in flight; raw bytes, so nothing writes the 64 KB but the lane itself.
+  alignas(harness::lane_entry) std::byte ring_bytes[sizeof(harness::lane_entry) * k_max_depth_per_worker];
+
+  [[nodiscard]] std::span<harness::lane_entry> ring_for(unsigned depth) noexcept {
+    return {reinterpret_cast<harness::lane_entry*>(ring_bytes), harness::lane_ring_size(depth)};
+  }
+};
+static_assert(std::is_trivially_copyable_v<harness::lane_entry> && std::is_trivially_destructible_v<harness::lane_entry>);
+
+// Everything else one worker shares with the parent: its doorbell and cell marks, its usage over the cell, a
+// pipeline's stage ring, and the forkserver's view of it.
 struct worker_slot {
   doorbell bell;  // rung by the parent (a new cell, go, stop) and in a pipeline by the stages beside it
   std::atomic<std::uint32_t> ready_gen{0};  // the last cell this worker has set up for
   std::atomic<std::uint32_t> done_gen{0};   // the last cell it has finished
-  harness::lane_record record;
-  harness::shared_lane_stats stats;
   harness::resource_usage usage;            // the worker's own over its part of the cell (peak: the cell's)
   std::int64_t stage_busy_ns = 0;           // time in its pipeline stage's step
   char error[240] = {};                     // message of a request that threw; empty when none did
@@ -73,11 +88,6 @@ struct worker_slot {
   std::atomic<int> wait_status{0};
   std::atomic<int> fork_errno{0};
   std::atomic<std::uint32_t> restart{0};
-  harness::lane_entry ring[k_max_depth_per_worker];  // the lane's requests in flight
-
-  [[nodiscard]] std::span<harness::lane_entry> ring_for(unsigned depth) noexcept {
-    return {ring, harness::lane_ring_size(depth)};
-  }
 };
 
 // The segment's header: the cell, doorbells and counters shared by the parent, the forkserver and every worker.
@@ -104,6 +114,9 @@ class process_pool {
 
   [[nodiscard]] unsigned size() const noexcept { return m_size; }
   [[nodiscard]] worker_slot& slot(unsigned i) noexcept { return m_slots[i]; }
+  [[nodiscard]] worker_lane& lane(unsigned i) noexcept { return m_lanes[i]; }
+  // Drops this process's mapping of lane i's pages (their contents stay in the segment): see worker_lane.
+  void release_lane(unsigned i) noexcept;
   [[nodiscard]] cell_control& cell() noexcept { return m_control->cell; }
   [[nodiscard]] std::span<harness::clock::duration> schedule() noexcept { return {m_schedule, k_max_schedule}; }
   [[nodiscard]] doorbell& result_bell() noexcept { return m_control->result_bell; }
@@ -131,6 +144,7 @@ class process_pool {
   pool_control* m_control = nullptr;
   harness::clock::duration* m_schedule = nullptr;
   worker_slot* m_slots = nullptr;
+  worker_lane* m_lanes = nullptr;
   unsigned m_size = 0;
   pid_t m_server = -1;
   std::optional<std::string> m_server_death;
@@ -140,6 +154,7 @@ class process_pool {
 struct worker_context {
   pool_control& control;
   worker_slot* slots;  // every worker's: a pipeline stage hands its items on to the next worker's stage ring
+  worker_lane& lane;
   unsigned index;
   pid_t parent;  // the forkserver
 

@@ -46,8 +46,8 @@ void run_cell(const worker_context& w, std::uint32_t gen) {
   cell_control& cell = w.control.cell;
   worker_slot& s = w.self();
   harness::reset_peak_rss();  // first: its page-table walk is not the cell's cost
-  s.record = {};
-  s.stats = {};
+  w.lane.record = {};
+  w.lane.stats = {};
   s.stage_busy_ns = 0;
   s.error[0] = '\0';
   const harness::resource_usage before = harness::resource_usage::of_this_process();
@@ -60,7 +60,7 @@ void run_cell(const worker_context& w, std::uint32_t gen) {
     run_pipeline_stage(w, w.index);
   } else {
     const unsigned depth = cell.depth + (w.index < cell.extra ? 1 : 0);
-    harness::lane<harness::shared_lane_stats> lane(cell.load, depth, s.record, s.ring_for(depth), s.stats);
+    harness::lane<harness::shared_lane_stats> lane(cell.load, depth, w.lane.record, w.lane.ring_for(depth), w.lane.stats);
     const auto limit = cell.load.deadline;
     run_guarded(s, [&] {
       harness::run_blocking_lane(lane, [&](const workloads::request& r) { return workloads::execute_blocking(r, limit); });

@@ -32,14 +32,16 @@ struct stage_run {
     while (!spin_then_wait(self().bell, ready, cell.spins, k_stage_check))
       if (w.orphaned()) _exit(0);
   }
-  void hand_on(const stage_job& j) const {
+  // A ring wakes a blocked stage (a futex wake and a process switch, ~10 us of CPU here), so a stage rings the next
+  // only once a batch is waiting there or when it is about to wait itself (`idle`): one wake-up serves a batch.
+  void hand_on(const stage_job& j, bool idle) const {
     worker_slot& next = w.slots[w.index + 1];
     // Never full: at most C <= the ring's capacity items are in the pipeline.
     while (!next.stage_jobs.try_push(j)) {
       cpu_relax();
       if (w.orphaned()) _exit(0);
     }
-    next.bell.ring();
+    if (idle || next.stage_jobs.size_approx() >= cell.batch) next.bell.ring();
   }
 
   // Stage 0: takes a place (one of the C items in flight), claims the next id, waits until it is due (open loop),
@@ -52,10 +54,10 @@ struct stage_run {
       if (!ids) return;
       const auto due = load.due_time(ids->first, now);
       const auto started = load.open ? harness::start_when_due(load, due, clock::now()) : due;
-      cell.in_pipeline.fetch_add(1, std::memory_order_relaxed);
+      const std::uint32_t in = cell.in_pipeline.fetch_add(1, std::memory_order_relaxed) + 1;
       stage_job j{pipeline_item::issued({load.make(ids->first), due}, started)};
       run_stage_blocking(j.item, 0, busy, limit);
-      hand_on(j);
+      hand_on(j, in >= load.concurrency);  // no place left: this stage waits next
     }
   }
 
@@ -70,13 +72,15 @@ struct stage_run {
         continue;
       }
       run_stage_blocking(j.item, k, busy, limit);
+      const bool idle = self().stage_jobs.empty_approx();
       if (!last) {
-        hand_on(j);
+        hand_on(j, idle);
         continue;
       }
-      self().stats.complete(j.item.r.due, j.item.started, clock::now(), j.item.acc, load.window);
-      cell.in_pipeline.fetch_sub(1, std::memory_order_release);  // release: a place for the first stage
-      w.slots[0].bell.ring();
+      w.lane.stats.complete(j.item.r.due, j.item.started, clock::now(), j.item.acc, load.window);
+      // release: a place for the first stage, which is woken once a batch of places is free (or this stage idles)
+      const std::uint32_t in = cell.in_pipeline.fetch_sub(1, std::memory_order_release) - 1;
+      if (idle || in + cell.batch <= load.concurrency) w.slots[0].bell.ring();
     }
   }
 };

@@ -50,6 +50,7 @@ class procs_runner final : public runner {
     cell.extra = load.concurrency() % lanes;
     cell.stages = static_cast<std::uint32_t>(stages);
     cell.spins = stages < harness::available_cores() ? k_spins_with_free_core : 0;
+    cell.batch = std::max(1u, load.concurrency() / 4);  // a quarter of the places: the rest keep the stages busy
     cell.in_pipeline.store(0, std::memory_order_relaxed);
     cell.stages_done.store(0, std::memory_order_relaxed);
     load.share(cell.load, m_pool->schedule());
@@ -70,7 +71,8 @@ class procs_runner final : public runner {
     ring(lanes);
     watch(load, lanes, gen, out);
     for (unsigned w = 0; w < lanes; ++w) {
-      out.stats.merge(m_pool->slot(w).stats);
+      out.stats.merge(m_pool->lane(w).stats);
+      m_pool->release_lane(w);
       out.other_processes += m_pool->slot(w).usage;
     }
     for (std::size_t k = 0; k < stages; ++k)  // worker k ran stage k
@@ -157,15 +159,15 @@ class procs_runner final : public runner {
     for (unsigned w = 0; w < lanes; ++w) {
       const auto death = m_pool->death_of(w);
       if (!death) continue;
-      worker_slot& s = m_pool->slot(w);
+      worker_lane& l = m_pool->lane(w);
       std::size_t lost = 0;
-      if (s.done_gen.load(std::memory_order_acquire) != gen) {
+      if (m_pool->slot(w).done_gen.load(std::memory_order_acquire) != gen) {
         const unsigned depth = m_pool->cell().depth + (w < m_pool->cell().extra ? 1 : 0);
-        const auto ids = harness::lost_with(s.record, s.ring_for(depth), s.stats);
+        const auto ids = harness::lost_with(l.record, l.ring_for(depth), l.stats);
         out.lost.insert(out.lost.end(), ids.begin(), ids.end());
         lost = ids.size();
       }
-      out.stats.merge(s.stats);  // before the new worker resets the slot
+      out.stats.merge(l.stats);  // before the new worker resets the lane
       out.faults.push_back(*death + " during the cell; " + std::to_string(lost) + " requests it held were lost");
       m_pool->restart(w, true);
     }
@@ -187,7 +189,7 @@ class procs_runner final : public runner {
     const auto is_hung = [&](unsigned w) { return m_pool->slot(w).done_gen.load(std::memory_order_acquire) != gen; };
     for (unsigned w = 0; w < lanes; ++w) {
       if (!is_hung(w)) continue;
-      const harness::lane_record& r = m_pool->slot(w).record;
+      const harness::lane_record& r = m_pool->lane(w).record;
       outstanding += r.tail - r.head;
       hung += (hung.empty() ? "" : ", ") + std::to_string(w);
     }
