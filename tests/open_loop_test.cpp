@@ -58,7 +58,8 @@ TEST(OpenLoop, RowsCarryOfferedAchievedAndTheMergedHistogramUnderEveryRunner) {
 // coming due, every one of them waits the stall out: its p99.9 is the stall.
 TEST(OpenLoop, AStallShowsInTheOpenLoopTailAndHidesInTheClosedLoop) {
   constexpr double k_stall_us = 50'000;
-  for (const char* runner : {"seq", "coro"}) {
+  // procs: the stall freezes a worker process's lane, which claims from the load in shared memory itself.
+  for (const char* runner : {"seq", "coro", "procs"}) {
     const fs::path out = temp_path(std::string("stall_") + runner);
     const auto o = run_conpar({"run", "--workload", "cpu", "--param", "work_us=20", "--runner", runner, "--concurrency",
                                "1", "--rate-fraction", "0.5", "--duration", "1", "--repetitions", "1",

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,10 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
     EXPECT_NE(out.faults[0].find("signal 9"), std::string::npos) << out.faults[0];
     EXPECT_EQ(out.stats.completed + out.lost.size(), doomed.issued()) << "every request completed or lost, once";
     EXPECT_LE(out.lost.size(), 4u) << "at most the dead worker's share of the 8 in flight";
+    // Read from the dead worker's lane record in shared memory: each id once, and only ids that were issued.
+    const std::set<std::uint64_t> lost(out.lost.begin(), out.lost.end());
+    EXPECT_EQ(lost.size(), out.lost.size()) << "no id reported lost twice";
+    EXPECT_TRUE(lost.empty() || *lost.rbegin() < doomed.issued());
     std::uint64_t expected = 0;
     for (std::uint64_t id = 0; id < doomed.issued(); ++id) expected += workloads::expected_checksum(spec.make(id));
     for (const auto id : out.lost) expected -= workloads::expected_checksum(spec.make(id));
