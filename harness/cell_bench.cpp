@@ -168,6 +168,7 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     k["cpu_us_per_request"] = Counter((usage.user_s + usage.sys_s) * 1e6 / static_cast<double>(st.completed));
     k["ctx_voluntary"] = Counter(static_cast<double>(usage.ctx_voluntary));
     k["ctx_involuntary"] = Counter(static_cast<double>(usage.ctx_involuntary));
+    k["page_faults"] = Counter(static_cast<double>(usage.page_faults));
     k["rss_peak_mb"] = Counter(static_cast<double>(usage.rss_peak_kb) / 1024.0);
     k["measured_requests"] = Counter(static_cast<double>(st.measured));  // the histogram's count
     if (load.open()) {

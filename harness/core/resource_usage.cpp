@@ -33,6 +33,7 @@ resource_usage resource_usage::of_this_process() {
   u.sys_s = seconds(self.ru_stime) + seconds(children.ru_stime);
   u.ctx_voluntary = self.ru_nvcsw + children.ru_nvcsw;
   u.ctx_involuntary = self.ru_nivcsw + children.ru_nivcsw;
+  u.page_faults = self.ru_minflt + self.ru_majflt + children.ru_minflt + children.ru_majflt;
   u.rss_peak_kb = status_field_kb("VmHWM:");
   return u;
 }

@@ -10,6 +10,7 @@ struct resource_usage {
   double sys_s = 0;
   std::int64_t ctx_voluntary = 0;
   std::int64_t ctx_involuntary = 0;
+  std::int64_t page_faults = 0;  // minor + major: a first touch of a page, a copy-on-write after fork()
   std::int64_t rss_peak_kb = 0;  // peak since the last reset_peak_rss(); summed, never subtracted
 
   // This process (all its threads) plus its waited-for children, and its peak RSS (VmHWM).
@@ -17,14 +18,19 @@ struct resource_usage {
 
   // Differences of the cumulative fields; the peak is taken from `later` as it is.
   [[nodiscard]] friend resource_usage operator-(const resource_usage& later, const resource_usage& earlier) noexcept {
-    return {later.user_s - earlier.user_s, later.sys_s - earlier.sys_s, later.ctx_voluntary - earlier.ctx_voluntary,
-            later.ctx_involuntary - earlier.ctx_involuntary, later.rss_peak_kb};
+    return {later.user_s - earlier.user_s,
+            later.sys_s - earlier.sys_s,
+            later.ctx_voluntary - earlier.ctx_voluntary,
+            later.ctx_involuntary - earlier.ctx_involuntary,
+            later.page_faults - earlier.page_faults,
+            later.rss_peak_kb};
   }
   resource_usage& operator+=(const resource_usage& o) noexcept {
     user_s += o.user_s;
     sys_s += o.sys_s;
     ctx_voluntary += o.ctx_voluntary;
     ctx_involuntary += o.ctx_involuntary;
+    page_faults += o.page_faults;
     rss_peak_kb += o.rss_peak_kb;
     return *this;
   }
