@@ -147,21 +147,44 @@ def test_alpha_is_settable(tmp_path, capsys):
 
 # ---------------------------------------------------------------- missing values, errors, benchmark sets
 
-def test_nan_and_null_count_as_missing_repetitions(tmp_path, capsys):
-    new = cell(throughput=0.9)
-    new["items_per_second"][0] = math.nan
-    new["items_per_second"][1] = None
-    rc, _, _, doc = run(tmp_path, capsys, {CPU: cell()}, {CPU: new})
-    assert "NaN" in (tmp_path / "new.json").read_text()  # the file really holds one
-    e = entry(doc, CPU, "throughput")
-    assert rc == 1 and e["new"]["n"] == 7 and e["verdict"] == "regressed"
-    assert e["new"]["median"] == pytest.approx(statistics.median(scaled(BASE[2:], 0.9)))
+@pytest.mark.parametrize("value, shown", [(math.nan, "NaN"), (math.inf, "Infinity"), ("fast", '"fast"'),
+                                          (None, "null"), (-5.0, "-5.0")])
+def test_compare_rejects_corrupt_numbers_naming_file_row_and_field(tmp_path, capsys, value, shown):
+    # A corrupt number is bad input, not a missing repetition: NaN used to become "no data" (exit 0) and -5 a
+    # regression.
+    new = cell()
+    new["items_per_second"][1] = value
+    rc, out, err, doc = run(tmp_path, capsys, {CPU: cell()}, {CPU: new})
+    assert rc == compare.EXIT_BAD_INPUT and doc is None and out == ""
+    assert err == (f"compare: bad input: {tmp_path / 'new.json'}: benchmarks[1] ({CPU}, repetition 1): "
+                   f"items_per_second is {shown}, not a finite number >= 0\n")
+
+
+def test_compare_rejects_duplicate_rows_naming_the_row(tmp_path, capsys):
+    # A copied row used to count as one more repetition: "too noisy" (4) became "regressed" (1).
+    path = write_repetitions(tmp_path / "new.json", {CPU: cell(n=3)})
+    doc = json.loads(path.read_text())
+    doc["benchmarks"].insert(2, doc["benchmarks"][0])
+    path.write_text(json.dumps(doc))
+    base = write_repetitions(tmp_path / "base.json", {CPU: cell(n=3)})
+    assert compare.main([str(base), str(path)]) == compare.EXIT_BAD_INPUT
+    assert capsys.readouterr().err == (f"compare: bad input: {path}: benchmarks[2] ({CPU}, repetition 0) appears "
+                                       "twice (also benchmarks[0])\n")
+
+
+def test_null_in_an_aggregate_row_is_googles_nan_not_corrupt(tmp_path, capsys):
+    # conpar writes Google Benchmark's NaN (the cv of a counter that is 0 in every repetition) as null.
+    path = write_repetitions(tmp_path / "run.json", {CPU: cell()})
+    doc = json.loads(path.read_text())
+    doc["benchmarks"][-1]["work_us"] = None
+    path.write_text(json.dumps(doc))
+    assert compare.main([str(path), str(path)]) == compare.EXIT_OK
 
 
 def test_absent_metric_is_no_data_not_a_failure(tmp_path, capsys):
     new = {**cell(), "latency_p99_us": [ABSENT] * 9}
-    all_nan = {**cell(), "cpu_us_per_request": [math.nan] * 9}
-    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), SLEEP: cell()}, {CPU: new, SLEEP: all_nan})
+    no_cpu = {**cell(), "cpu_us_per_request": [ABSENT] * 9}
+    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), SLEEP: cell()}, {CPU: new, SLEEP: no_cpu})
     assert rc == 0
     p99 = entry(doc, CPU, "p99")
     assert (p99["verdict"], p99["base"]["n"], p99["new"]["n"], p99["change_pct"], p99["p"]) == \
