@@ -7,7 +7,8 @@
 A change counts only when it is beyond its threshold AND a Mann-Whitney U test over the
 repetitions says it is unlikely to be chance (p < alpha): a threshold alone flags noise, a test
 alone flags tiny real changes nobody cares about. Exit codes, the first that applies:
-2 bad input or context mismatch, 3 benchmark errors, 1 regression, 4 too noisy to judge, 0 ok.
+6 an output could not be written, 2 bad input or context mismatch, 3 benchmark errors, 1 regression,
+4 too noisy to judge, 0 ok.
 """
 from __future__ import annotations
 
@@ -21,16 +22,17 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from atomic import write_atomic
+from atomic import OutputError, check_targets, write_atomic, write_stdout
 from fmt import MISSING, num
 from mannwhitney import mann_whitney_u
 from results import ErrorRow, InputError, Run, load_run
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
-EXIT_BAD_INPUT = 2  # also: runs from different machines or builds, an output that cannot be written
+EXIT_BAD_INPUT = 2  # also: runs from different machines or builds
 EXIT_BENCHMARK_ERRORS = 3
 EXIT_TOO_NOISY = 4
+EXIT_OUTPUT_FAILED = 6  # not 1 or 2: the judgement may be fine, but nobody could read it
 
 VERDICT_SCHEMA_VERSION = 1
 DEFAULT_THRESHOLD_PCT = 5.0
@@ -382,8 +384,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compare a new conpar run with a base run: throughput, p99 latency and CPU per request "
                     "of every benchmark in both, each judged by a threshold and a Mann-Whitney U test.",
-        epilog="exit codes, the first that applies: 2 bad input or context mismatch, 3 benchmark errors, "
-               "1 regression, 4 too noisy to judge, 0 otherwise")
+        epilog="exit codes, the first that applies: 6 an output could not be written, 2 bad input or context "
+               "mismatch, 3 benchmark errors, 1 regression, 4 too noisy to judge, 0 otherwise")
     parser.add_argument("base", type=Path, metavar="BASE", help="results file of the base run")
     parser.add_argument("new", type=Path, metavar="NEW", help="results file of the new run")
     add_options(parser)
@@ -395,6 +397,11 @@ def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: st
     """Loads both runs, judges them, prints the summary and writes the outputs that args ask for
     (threshold, alpha, allow_mismatch, markdown, json, as add_options makes them). appendix is added to
     the Markdown summary, extra to the verdict file. Returns the exit code."""
+    try:
+        check_targets([args.markdown, args.json])  # before the work: a bad path should cost nothing
+    except OutputError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return EXIT_OUTPUT_FAILED
     try:
         base, new = load_run(base_path), load_run(new_path)
     except InputError as e:
@@ -411,22 +418,26 @@ def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: st
 
     outcome = compare(base, new, [DEFAULT_RULE, *args.threshold], args.alpha, differences)
     markdown = render_markdown(outcome) + (f"\n{appendix.rstrip()}\n" if appendix else "")
-    sys.stdout.write(markdown)
-    sys.stdout.flush()
     try:
         if args.markdown:
             write_atomic(args.markdown, markdown)
         if args.json:
             write_atomic(args.json, json.dumps({**verdict_document(outcome), **(extra or {})}, indent=1,
                                                ensure_ascii=False, allow_nan=False) + "\n")
-    except OSError as e:
-        print(f"compare: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if outcome.errors:
-        names = {run: sorted({e.name for r, e in outcome.errors if r == run}) for run in ("base", "new")}
+        write_stdout(markdown)  # last: a full or closed stdout does not cost the files
+    except OutputError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return EXIT_OUTPUT_FAILED
+    report_problems(outcome)
+    return outcome.exit_code
+
+
+def report_problems(o: Outcome) -> None:
+    """On stderr, what makes the exit code one a CI log should explain."""
+    if o.errors:
+        names = {run: sorted({e.name for r, e in o.errors if r == run}) for run in ("base", "new")}
         print("compare: benchmark errors: " + "; ".join(f"{run}: {', '.join(n)}" for run, n in names.items() if n),
               file=sys.stderr)
-    return outcome.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -406,12 +406,14 @@ def test_outputs_are_written_atomically(tmp_path, capsys):
     assert doc["base"] == {"file": str(base), "git_commit": "6217adf0b1835d0b008cd4446a34242d1eb04f83"}
 
 
-def test_unwritable_output_exits_2_and_leaves_nothing(tmp_path, capsys):
+def test_unwritable_output_exits_6_not_bad_input_and_leaves_nothing(tmp_path, capsys):
     base = write_repetitions(tmp_path / "base.json", {CPU: cell()})
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     rc = compare.main([str(base), str(base), "--json", str(blocker / "verdict.json")])
-    assert rc == 2 and "cannot write" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert rc == compare.EXIT_OUTPUT_FAILED == 6 and out == ""  # refused before any work
+    assert err == f"compare: cannot write {blocker / 'verdict.json'}: {blocker} is not a directory\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.json", "not-a-folder"]
 
 
