@@ -17,8 +17,8 @@ that build in DIR/a.json and DIR/b.json: valid conpar results files (the first r
 "ab" entry; median/mean/stddev/cv rows recomputed over the rounds; each round's histogram kept on its
 row). B is then judged against A exactly as compare.py judges NEW against BASE.
 
-Exit codes: compare.py's (0 ok, 1 regression, 2 bad input, 3 benchmark errors, 4 too noisy, 6 an
-output could not be written: checked before the first round), where
+Exit codes: compare.py's (0 ok, 1 regression, 2 bad input, 3 benchmark errors, 4 too noisy, 5 a
+benchmark missing from B, 6 an output could not be written: checked before the first round), where
 2 also covers a missing or non-executable binary, bad options, and a conpar that exits 2 (bad input;
 ab stops at once) or fails in another way; 3 also when a round's conpar exits 3 (cell errors; the
 rounds go on); 130/143 when interrupted (SIGINT/SIGTERM to ab or to conpar): the running conpar gets
@@ -321,7 +321,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                     "order random per round) and judge B against A as compare.py does. Options after -- go "
                     "to each `conpar run` (e.g. --filter REGEX --duration 0.2).",
         epilog="exit codes: 0 ok, 1 regression, 2 bad input (a missing binary, a conpar that exits 2 or fails), "
-               "3 benchmark errors (also a round whose conpar exits 3), 4 too noisy, "
+               "3 benchmark errors (also a round whose conpar exits 3), 4 too noisy, 5 a benchmark missing from B, "
                "6 an output could not be written, 130/143 interrupted")
     parser.add_argument("conpar_a", type=Path, metavar="CONPAR_A", help="the base build's conpar binary")
     parser.add_argument("conpar_b", type=Path, metavar="CONPAR_B", help="the build judged against it")

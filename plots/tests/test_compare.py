@@ -66,10 +66,10 @@ def test_identical_runs_exit_0_all_unchanged(tmp_path, capsys):
     assert e["base"] == {"median": 1000.0, "n": 9}  # the aggregate row is not a tenth repetition
     assert (e["change_pct"], e["p"], e["threshold_pct"], e["better"]) == (0.0, 1.0, 5.0, "higher")
     assert doc["summary"] == {"benchmarks": 2, "comparisons": 6, "regressed": 0, "too noisy": 0, "improved": 0,
-                              "unchanged": 6, "no data": 0}
+                              "unchanged": 6, "no data": 0, "missing": 0}
     assert doc["exit_code"] == 0 and doc["warnings"] == [] and err == ""
-    assert out.splitlines()[2] == ("**No regression** (exit 0): 6 comparisons of 2 benchmarks in both runs: "
-                                   "0 regressed, 0 too noisy, 0 improved, 6 unchanged, 0 no data.")
+    assert out.splitlines()[2] == ("**No regression** (exit 0): 6 comparisons of 2 benchmarks of base: "
+                                   "0 regressed, 0 too noisy, 0 improved, 6 unchanged, 0 no data, 0 missing.")
 
 
 def test_regression_exits_1(tmp_path, capsys):
@@ -227,11 +227,39 @@ def test_error_rows_in_base_count_too(tmp_path, capsys):
 
 def test_benchmarks_in_one_run_only_are_listed(tmp_path, capsys):
     only_base, only_new = "cpu/procs/workers:2/concurrency:2/work_us:100", "cpu/seq/workers:1/concurrency:1/work_us:100"
-    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), only_base: cell()}, {CPU: cell(), only_new: cell()})
-    assert rc == 0
+    rc, out, err, doc = run(tmp_path, capsys, {CPU: cell(), only_base: cell()}, {CPU: cell(), only_new: cell()})
+    assert rc == compare.EXIT_MISSING
     assert (doc["only_in_base"], doc["only_in_new"]) == ([only_base], [only_new])
     assert f"- only in base: `{only_base}`" in out and f"- only in new: `{only_new}`" in out
-    assert doc["summary"]["benchmarks"] == 1
+    assert doc["summary"]["benchmarks"] == 2 and doc["summary"]["missing"] == 3
+    assert err == f"compare: missing from new: {only_base}\n"
+
+
+def test_benchmark_missing_from_new_is_its_own_verdict_and_exit_5(tmp_path, capsys):
+    # It used to be "No regression" (exit 0): a benchmark that vanished may be the worst regression of all.
+    gone = "cpu/procs/workers:2/concurrency:2/work_us:100"
+    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), gone: cell()}, {CPU: cell()})
+    assert rc == compare.EXIT_MISSING == 5 and doc["exit_code"] == 5
+    assert {m: entry(doc, gone, m)["verdict"] for m in ("throughput", "p99", "cpu")} == dict.fromkeys(
+        ("throughput", "p99", "cpu"), "missing")
+    assert entry(doc, gone, "throughput")["base"] == {"median": 1000.0, "n": 9}
+    assert out.splitlines()[2].startswith("**Benchmarks missing from new** (exit 5)")
+    assert [r[6] for r in table_rows(out) if r[0] == f"`{gone}`"] == ["missing"] * 3
+
+
+def test_only_new_benchmarks_are_not_a_failure(tmp_path, capsys):
+    added = "cpu/seq/workers:1/concurrency:1/work_us:100"
+    rc, *_ = run(tmp_path, capsys, {CPU: cell()}, {CPU: cell(), added: cell()})
+    assert rc == compare.EXIT_OK
+
+
+def test_nothing_comparable_is_bad_input_not_no_regression(tmp_path, capsys):
+    # Every comparison "no data" used to be "No regression" (exit 0).
+    none = {"items_per_second": [ABSENT] * 9, "latency_p99_us": [ABSENT] * 9, "cpu_us_per_request": [ABSENT] * 9}
+    rc, out, err, doc = run(tmp_path, capsys, {CPU: cell(), SLEEP: cell()}, {CPU: none, SLEEP: none})
+    assert rc == compare.EXIT_BAD_INPUT and doc["exit_code"] == 2 and doc["summary"]["no data"] == 6
+    assert out.splitlines()[2].startswith("**Nothing comparable** (exit 2)")
+    assert "nothing comparable" in err
 
 
 def test_no_benchmark_in_common_is_bad_input(tmp_path, capsys):
