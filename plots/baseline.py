@@ -11,6 +11,8 @@ count. `record` refuses a run with error rows, warns below 9 repetitions (the U 
 power), keeps the file without its latency histograms (results.stored_form), and writes atomically, so an
 existing baseline is replaced whole or not at all. `gate` finds
 NEW's baseline and runs compare.py's gate on it, with its exit codes; no baseline is exit 2.
+record and path exit 0 done, 1 the baseline (checked before the file is rewritten) or stdout could not
+be written, 2 bad input (as every tool's: results.load_run).
 """
 from __future__ import annotations
 
