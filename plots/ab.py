@@ -17,7 +17,8 @@ that build in DIR/a.json and DIR/b.json: valid conpar results files (the first r
 "ab" entry; median/mean/stddev/cv rows recomputed over the rounds; each round's histogram kept on its
 row). B is then judged against A exactly as compare.py judges NEW against BASE.
 
-Exit codes: compare.py's (0 ok, 1 regression, 2 bad input, 3 benchmark errors, 4 too noisy), where
+Exit codes: compare.py's (0 ok, 1 regression, 2 bad input, 3 benchmark errors, 4 too noisy, 5 a
+benchmark missing from B, 6 an output could not be written: checked before the first round), where
 2 also covers a missing or non-executable binary, bad options, and a conpar that exits 2 (bad input;
 ab stops at once) or fails in another way; 3 also when a round's conpar exits 3 (cell errors; the
 rounds go on); 130/143 when interrupted (SIGINT/SIGTERM to ab or to conpar): the running conpar gets
@@ -41,8 +42,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import compare
-from atomic import write_atomic
-from results import InputError, load_run
+from atomic import OutputError, check_targets, write_atomic
+from results import InputError, is_number, load_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("a", "b")
@@ -146,12 +147,8 @@ class Children:
 
 # ---------------------------------------------------------------- merging rounds into one results file
 
-def _number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def _finite(values: list) -> list[float]:
-    return [float(v) for v in values if _number(v) and math.isfinite(v)]
+    return [float(v) for v in values if is_number(v) and math.isfinite(v)]
 
 
 def _stat(name: str, values: list[float]) -> float | None:
@@ -176,7 +173,7 @@ def aggregate_rows(name: str, rows: list[dict]) -> list[dict]:
     if len(rows) < 2:
         return []
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    measured = [k for k in keys if k not in IDENTITY_KEYS and any(_number(r.get(k)) for r in rows)]
+    measured = [k for k in keys if k not in IDENTITY_KEYS and any(is_number(r.get(k)) for r in rows)]
     template = {k: v for k, v in rows[0].items() if k not in measured and k not in ("histogram", "repetition_index")}
     out = []
     for aggregate, unit in AGGREGATES:
@@ -197,7 +194,7 @@ def merge_rounds(docs: list[dict], meta: dict) -> dict:
         context["load_avg_after"] = docs[-1]["context"]["load_avg_after"]  # after the whole A/B run
     context["ab"] = meta
     limit = context.get("noise_cv_limit")
-    limit = float(limit) if _number(limit) else DEFAULT_NOISE_CV_LIMIT
+    limit = float(limit) if is_number(limit) else DEFAULT_NOISE_CV_LIMIT
 
     cells: dict[str, list[dict]] = {}
     for r, doc in enumerate(docs):
@@ -218,7 +215,7 @@ def merge_rounds(docs: list[dict], meta: dict) -> dict:
         aggregates = aggregate_rows(name, [x for x in rows if not x.get("error_occurred")])
         cv = next((a.get("items_per_second") for a in aggregates if a["aggregate_name"] == "cv"), None)
         if aggregates:  # as conpar marks it: every row of a cell whose throughput CV is above the limit
-            noisy = 1 if _number(cv) and cv > limit else 0
+            noisy = 1 if is_number(cv) and cv > limit else 0
             for x in rows + aggregates:
                 x["noisy"] = noisy
         benchmarks += rows + aggregates
@@ -324,7 +321,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                     "order random per round) and judge B against A as compare.py does. Options after -- go "
                     "to each `conpar run` (e.g. --filter REGEX --duration 0.2).",
         epilog="exit codes: 0 ok, 1 regression, 2 bad input (a missing binary, a conpar that exits 2 or fails), "
-               "3 benchmark errors (also a round whose conpar exits 3), 4 too noisy, 130/143 interrupted")
+               "3 benchmark errors (also a round whose conpar exits 3), 4 too noisy, 5 a benchmark missing from B, "
+               "6 an output could not be written, 130/143 interrupted")
     parser.add_argument("conpar_a", type=Path, metavar="CONPAR_A", help="the base build's conpar binary")
     parser.add_argument("conpar_b", type=Path, metavar="CONPAR_B", help="the build judged against it")
     parser.add_argument("--rounds", type=_positive, default=DEFAULT_ROUNDS,
@@ -365,6 +363,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace, run_options: list[str], children: Children) -> int:
     binaries = {"a": check_binary("CONPAR_A", args.conpar_a), "b": check_binary("CONPAR_B", args.conpar_b)}
+    files = {s: args.out_dir / f"{s}.json" for s in SIDES}
+    try:
+        check_targets([*files.values(), args.markdown, args.json])  # before the rounds, which take minutes
+    except OutputError as e:
+        raise Stop(compare.EXIT_OUTPUT_FAILED, f"ab: {e}") from e
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 32)
     rng = random.Random(seed)
     orders = [rng.sample(SIDES, 2) for _ in range(args.rounds)]
@@ -376,7 +379,6 @@ def _main(args: argparse.Namespace, run_options: list[str], children: Children) 
     meta = {"schema_version": AB_SCHEMA_VERSION, "rounds": args.rounds, "seed": seed, "order": orders,
             "binaries": binaries, "run_options": run_options,
             "commits": {s: compare.short_commit(docs[s][0]["context"]) for s in SIDES}}
-    files = {s: args.out_dir / f"{s}.json" for s in SIDES}
     merged = {s: merge_rounds(docs[s], {**meta, "build": s,
                                         "round_dates": [d["context"].get("date") for d in docs[s]]})
               for s in SIDES}
@@ -389,15 +391,15 @@ def _main(args: argparse.Namespace, run_options: list[str], children: Children) 
         try:
             for s in SIDES:
                 write_atomic(files[s], results_text(merged[s]))
-        except OSError as e:
-            raise Stop(compare.EXIT_BAD_INPUT, f"ab: cannot write {e.filename}: {e.strerror}") from e
+        except OutputError as e:
+            raise Stop(compare.EXIT_OUTPUT_FAILED, f"ab: {e}") from e
         code = compare.gate(files["a"], files["b"], args, appendix=appendix(meta, files),
                             extra={"ab": {**meta, "files": {s: str(files[s]) for s in SIDES}}})
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
     if children.signal is not None:
         return 128 + children.signal
-    if cell_errors and code != compare.EXIT_BAD_INPUT:
+    if cell_errors and code not in (compare.EXIT_BAD_INPUT, compare.EXIT_OUTPUT_FAILED):
         print(f"ab: cell errors in {len(cell_errors)} runs: " + "; ".join(cell_errors), file=sys.stderr)
         return compare.EXIT_BENCHMARK_ERRORS
     return code

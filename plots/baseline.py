@@ -11,6 +11,8 @@ count. `record` refuses a run with error rows, warns below 9 repetitions (the U 
 power), keeps the file without its latency histograms (results.stored_form), and writes atomically, so an
 existing baseline is replaced whole or not at all. `gate` finds
 NEW's baseline and runs compare.py's gate on it, with its exit codes; no baseline is exit 2.
+record and path exit 0 done, 1 the baseline (checked before the file is rewritten) or stdout could not
+be written, 2 bad input (as every tool's: results.load_run).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 
 import compare
-from atomic import write_atomic
+from atomic import OutputError, check_target, write_atomic, write_stdout
 from results import InputError, load_run, machine_class, stored_form
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "results" / "baselines"
@@ -33,28 +35,21 @@ def baseline_path(results: Path, baselines_dir: Path) -> Path:
     return baselines_dir / machine_class(run.context) / f"{suite}.json"
 
 
-def record(results: Path, baselines_dir: Path) -> int:
-    try:
-        run = load_run(results)
-        target = baseline_path(results, baselines_dir)
-    except InputError as e:
-        print(f"baseline: bad input: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+def record(results: Path, baselines_dir: Path) -> Path:
+    """Stores results as its machine class's baseline and returns where; raises InputError (also for a run
+    with error rows: not a baseline) or OutputError (the target is checked before the file is rewritten)."""
+    run = load_run(results)
+    target = baseline_path(results, baselines_dir)
+    check_target(target)
     if run.errors:
         names = sorted({e.name for e in run.errors})
-        print(f"baseline: {results} has error rows, not a baseline: {', '.join(names)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise InputError(results, f"error rows, not a baseline: {', '.join(names)}")
     reps = min((len(c.samples("items_per_second")) for c in run.cells), default=0)
     if reps < compare.MIN_REPETITIONS:
         print(f"baseline: warning: {reps} repetitions per cell; the gate's U test needs "
               f"{compare.MIN_REPETITIONS} or more to have power (conpar run --repetitions 10)", file=sys.stderr)
-    try:
-        write_atomic(target, stored_form(results))
-    except OSError as e:
-        print(f"baseline: cannot write {target}: {e.strerror}", file=sys.stderr)
-        return EXIT_WRITE_FAILED
-    print(f"baseline: recorded {target}")
-    return EXIT_OK
+    write_atomic(target, stored_form(results))
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,17 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--baselines-dir", type=Path, default=DEFAULT_DIR)
     compare.add_options(g)
     args = parser.parse_args(argv)
-
-    if args.command == "record":
-        return record(args.results, args.baselines_dir)
     try:
+        if args.command == "record":
+            write_stdout(f"baseline: recorded {record(args.results, args.baselines_dir)}\n")
+            return EXIT_OK
         path = baseline_path(args.results if args.command == "path" else args.new, args.baselines_dir)
+        if args.command == "path":
+            write_stdout(f"{path}\n")
+            return EXIT_OK
     except InputError as e:
         print(f"baseline: bad input: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.command == "path":
-        print(path)
-        return EXIT_OK
+    except OutputError as e:
+        print(f"baseline: {e}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     if not path.is_file():
         print(f"baseline: no baseline for this machine class: {path} is missing "
               f"(record one: conpar baseline record RESULTS)", file=sys.stderr)

@@ -7,7 +7,8 @@
 A change counts only when it is beyond its threshold AND a Mann-Whitney U test over the
 repetitions says it is unlikely to be chance (p < alpha): a threshold alone flags noise, a test
 alone flags tiny real changes nobody cares about. Exit codes, the first that applies:
-2 bad input or context mismatch, 3 benchmark errors, 1 regression, 4 too noisy to judge, 0 ok.
+6 an output could not be written, 2 bad input or context mismatch, 3 benchmark errors, 2 nothing
+comparable, 5 a benchmark missing from NEW, 1 regression, 4 too noisy to judge, 0 ok.
 """
 from __future__ import annotations
 
@@ -21,16 +22,18 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from atomic import write_atomic
+from atomic import OutputError, check_targets, write_atomic, write_stdout
 from fmt import MISSING, num
 from mannwhitney import mann_whitney_u
 from results import ErrorRow, InputError, Run, load_run
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
-EXIT_BAD_INPUT = 2  # also: runs from different machines or builds, an output that cannot be written
+EXIT_BAD_INPUT = 2  # also: runs from different machines or builds, nothing that could be judged
 EXIT_BENCHMARK_ERRORS = 3
 EXIT_TOO_NOISY = 4
+EXIT_MISSING = 5  # a benchmark of BASE is not in NEW: it may be the worst regression of all
+EXIT_OUTPUT_FAILED = 6  # not 1 or 2: the judgement may be fine, but nobody could read it
 
 VERDICT_SCHEMA_VERSION = 1
 DEFAULT_THRESHOLD_PCT = 5.0
@@ -42,7 +45,8 @@ MIN_REPETITIONS = 9
 CONTEXT_FIELDS = ("schema_version", "cpu_model", "cores", "build_type", "sanitizers")
 
 REGRESSED, TOO_NOISY, IMPROVED, UNCHANGED, NO_DATA = "regressed", "too noisy", "improved", "unchanged", "no data"
-VERDICTS = (REGRESSED, TOO_NOISY, IMPROVED, UNCHANGED, NO_DATA)  # also the table's order
+NOT_IN_NEW = "missing"  # in BASE, not in NEW
+VERDICTS = (REGRESSED, TOO_NOISY, IMPROVED, UNCHANGED, NO_DATA, NOT_IN_NEW)  # also the table's order
 
 
 @dataclass(frozen=True)
@@ -178,9 +182,18 @@ class Outcome:
         return len({c.benchmark for c in self.comparisons})
 
     @property
+    def judged(self) -> bool:
+        """Some metric had values in both runs: without one, "no regression" would be a claim about nothing."""
+        return any(c.change_pct is not None for c in self.comparisons)
+
+    @property
     def exit_code(self) -> int:
         if self.errors:
             return EXIT_BENCHMARK_ERRORS
+        if not self.judged:
+            return EXIT_BAD_INPUT
+        if self.counts[NOT_IN_NEW]:
+            return EXIT_MISSING
         if self.counts[REGRESSED]:
             return EXIT_REGRESSION
         if self.counts[TOO_NOISY]:
@@ -200,6 +213,9 @@ def compare(base: Run, new: Run, rules: list[Rule], alpha: float,
               base_cells[name].samples(m.counter), new_cells[name].samples(m.counter))
         for name in common for m in METRICS
     ]
+    missing = [n for n in base_cells if n not in new_cells and n not in failed]
+    comparisons += [Comparison(name, m, threshold_for(rules, name, m.key), base_cells[name].samples(m.counter), [],
+                               verdict=NOT_IN_NEW) for name in missing for m in METRICS]
     comparisons.sort(key=lambda c: (VERDICTS.index(c.verdict), -c.worse_pct, c.benchmark, METRICS.index(c.metric)))
     warnings = [f"context differs, compared anyway (--allow-mismatch): {difference_text(d)}" for d in differences]
     warnings += few_repetitions_warning(comparisons, alpha)
@@ -252,8 +268,10 @@ def md_code(text: str) -> str:
 HEADLINES = {
     EXIT_OK: "No regression",
     EXIT_REGRESSION: "Regression",
+    EXIT_BAD_INPUT: "Nothing comparable",
     EXIT_BENCHMARK_ERRORS: "Benchmark errors",
     EXIT_TOO_NOISY: "Too noisy to judge",
+    EXIT_MISSING: "Benchmarks missing from new",
 }
 
 
@@ -262,7 +280,7 @@ def render_markdown(o: Outcome) -> str:
     tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
     out = ["# conpar compare", "",
            f"**{HEADLINES[o.exit_code]}** (exit {o.exit_code}): {len(o.comparisons)} comparisons of "
-           f"{o.benchmarks} benchmarks in both runs: {tally}."
+           f"{o.benchmarks} benchmarks of base: {tally}."
            + (f" {len(o.errors)} failed repetitions (below)." if o.errors else ""), "",
            f"Base {md_code(o.base.path)} ({short_commit(o.base.context)}), new {md_code(o.new.path)} "
            f"({short_commit(o.new.context)}). Thresholds (the last that applies wins): {rules_text(o.rules)}; "
@@ -382,8 +400,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compare a new conpar run with a base run: throughput, p99 latency and CPU per request "
                     "of every benchmark in both, each judged by a threshold and a Mann-Whitney U test.",
-        epilog="exit codes, the first that applies: 2 bad input or context mismatch, 3 benchmark errors, "
-               "1 regression, 4 too noisy to judge, 0 otherwise")
+        epilog="exit codes, the first that applies: 6 an output could not be written, 2 bad input or context "
+               "mismatch, 3 benchmark errors, 2 nothing comparable, 5 a benchmark missing from NEW, 1 regression, "
+               "4 too noisy to judge, 0 otherwise")
     parser.add_argument("base", type=Path, metavar="BASE", help="results file of the base run")
     parser.add_argument("new", type=Path, metavar="NEW", help="results file of the new run")
     add_options(parser)
@@ -395,6 +414,11 @@ def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: st
     """Loads both runs, judges them, prints the summary and writes the outputs that args ask for
     (threshold, alpha, allow_mismatch, markdown, json, as add_options makes them). appendix is added to
     the Markdown summary, extra to the verdict file. Returns the exit code."""
+    try:
+        check_targets([args.markdown, args.json])  # before the work: a bad path should cost nothing
+    except OutputError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return EXIT_OUTPUT_FAILED
     try:
         base, new = load_run(base_path), load_run(new_path)
     except InputError as e:
@@ -411,22 +435,32 @@ def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: st
 
     outcome = compare(base, new, [DEFAULT_RULE, *args.threshold], args.alpha, differences)
     markdown = render_markdown(outcome) + (f"\n{appendix.rstrip()}\n" if appendix else "")
-    sys.stdout.write(markdown)
-    sys.stdout.flush()
     try:
         if args.markdown:
             write_atomic(args.markdown, markdown)
         if args.json:
             write_atomic(args.json, json.dumps({**verdict_document(outcome), **(extra or {})}, indent=1,
                                                ensure_ascii=False, allow_nan=False) + "\n")
-    except OSError as e:
-        print(f"compare: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if outcome.errors:
-        names = {run: sorted({e.name for r, e in outcome.errors if r == run}) for run in ("base", "new")}
+        write_stdout(markdown)  # last: a full or closed stdout does not cost the files
+    except OutputError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return EXIT_OUTPUT_FAILED
+    report_problems(outcome)
+    return outcome.exit_code
+
+
+def report_problems(o: Outcome) -> None:
+    """On stderr, what makes the exit code one a CI log should explain."""
+    if o.errors:
+        names = {run: sorted({e.name for r, e in o.errors if r == run}) for run in ("base", "new")}
         print("compare: benchmark errors: " + "; ".join(f"{run}: {', '.join(n)}" for run, n in names.items() if n),
               file=sys.stderr)
-    return outcome.exit_code
+    elif not o.judged:
+        print("compare: bad input: nothing comparable: no metric of a benchmark in both runs has values in both "
+              "(every comparison is \"no data\")", file=sys.stderr)
+    missing = sorted({c.benchmark for c in o.comparisons if c.verdict == NOT_IN_NEW})
+    if missing:
+        print(f"compare: missing from new: {', '.join(missing)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,8 @@ and `latency` (nanoseconds: here the p99), and `cpu-per-request` (nanoseconds; B
 first upload). --github-action-bigger / --github-action-smaller: github-action-benchmark's
 customBiggerIsBetter (throughput) and customSmallerIsBetter (p99 latency, CPU per request, in µs).
 Each value is the median over the repetitions, with the lowest and highest repetition beside it.
-Failed benchmarks are left out. Exit codes: 0 written, 1 an output could not be written, 2 bad input.
+Failed benchmarks are left out. Exit codes: 0 written, 1 an output could not be written (checked before
+the results are read), 2 bad input.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from atomic import write_atomic
+from atomic import OutputError, check_targets, write_atomic
 from compare import METRICS, Metric
 from results import InputError, Run, load_run
 
@@ -77,16 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     if not any(path for path, _ in outputs):
         parser.error("nothing to write: give --bmf, --github-action-bigger or --github-action-smaller")
     try:
+        check_targets(path for path, _ in outputs)
         run = load_run(args.results)
-    except InputError as e:
-        print(f"export: bad input: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
         for path, make in outputs:
             if path:
                 write_atomic(path, dump(make(run)))
-    except OSError as e:
-        print(f"export: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
+    except InputError as e:
+        print(f"export: bad input: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OutputError as e:
+        print(f"export: {e}", file=sys.stderr)
         return EXIT_WRITE_FAILED
     return EXIT_OK
 

@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from atomic import write_new
+from atomic import OutputError, check_folder, write_new, write_stdout
 from results import InputError, Run, load_run, machine_class, run_date, short_commit, stored_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "machine-class":
-            print(machine_class(load_run(args.results).context))
+            write_stdout(machine_class(load_run(args.results).context) + "\n")
         else:
-            print(append(args.results, args.history_dir))
+            check_folder(args.history_dir, args.history_dir)  # before the file is read
+            write_stdout(f"{append(args.results, args.history_dir)}\n")
     except InputError as e:
         print(f"history: bad input: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as e:
-        print(f"history: cannot write {e.filename or args.history_dir}: {e.strerror}", file=sys.stderr)
+    except OutputError as e:
+        print(f"history: {e}", file=sys.stderr)
         return EXIT_WRITE_FAILED
     return EXIT_OK
 

@@ -4,7 +4,8 @@
     python3 plots/report.py [--out-html results/report.html] [--out-md results/report.md] [--history DIR] INPUT...
 
 INPUT: conpar results files (results/README.md) or folders of them. Exit codes: 0 written,
-1 an output could not be written, 2 bad input (the message names the file and the reason).
+1 an output could not be written (checked before any input is read), 2 bad input (the message names
+the file and the reason).
 The same input gives byte-identical output: no timestamps, fixed SVG ids.
 """
 from __future__ import annotations
@@ -22,12 +23,13 @@ import figures
 import history
 import tables
 import verdicts
-from atomic import write_atomic
+from atomic import OutputError, check_targets, write_atomic
 from fmt import plural
 from results import InputError, Run, load_runs, machine_class, short_commit
 from tables import Table
 
 ROOT = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_WRITE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -291,18 +293,18 @@ def main(argv: list[str] | None = None) -> int:
                              "runs there of the same machine class, suite and build, when it holds two or more")
     args = parser.parse_args(argv)
     try:
+        check_targets([args.out_html, args.out_md])  # before the rendering, which takes a while
         runs = load_runs(args.inputs)
-    except InputError as e:
-        print(f"report: bad input: {e}", file=sys.stderr)
-        return 2
-    rendered = [(run, render_run(run, i, args.history)) for i, run in enumerate(runs)]
-    try:
+        rendered = [(run, render_run(run, i, args.history)) for i, run in enumerate(runs)]
         write_atomic(args.out_html, render_html(rendered))
         write_atomic(args.out_md, render_md(rendered))
-    except OSError as e:
-        print(f"report: cannot write {e.filename or args.out_html}: {e.strerror}", file=sys.stderr)
-        return 1
-    return 0
+    except InputError as e:
+        print(f"report: bad input: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OutputError as e:
+        print(f"report: {e}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

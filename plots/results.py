@@ -59,8 +59,8 @@ class Cell:
         return self.counters.get(key)
 
     def samples(self, key: str) -> list[float]:
-        """The counter's value in each repetition that has one; null and NaN count as missing."""
-        return [r[key] for r in self.repetitions if key in r and math.isfinite(r[key])]
+        """The counter's value in each repetition that has one (load_run let only finite ones in)."""
+        return [r[key] for r in self.repetitions if key in r]
 
     def param(self, key: str) -> float | None:
         """A name parameter, else the counter of the same name (error rows only have the name)."""
@@ -236,6 +236,8 @@ def load_run(path: Path) -> Run:
             raise InputError(path, f"benchmarks[{i}] is not a row with a name")
         if len(row.get("run_name", row["name"]).split("/")) < 2:
             raise InputError(path, f"benchmarks[{i}]: name {row['name']!r} is not <workload>/<runner>/...")
+        _check_numbers(path, i, row)
+    _check_unique(path, rows)
 
     by_cell = group_by(rows, lambda r: r.get("run_name", r["name"]))
     cells = [_reduce(name, cell_rows) for name, cell_rows in by_cell.items()]
@@ -245,6 +247,49 @@ def load_run(path: Path) -> Run:
         if r.get("error_occurred")
     ]
     return Run(str(path), context, cells, errors)
+
+
+# The fields of a row that are not numbers: names, units, the error, the sweeps list and the histogram.
+NON_NUMBER_FIELDS = frozenset({"name", "run_name", "run_type", "aggregate_name", "aggregate_unit", "time_unit",
+                               "label", "error_occurred", "error_message", "sweeps", "histogram"})
+
+
+def is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _row_label(i: int, row: dict) -> str:
+    """benchmarks[12] (cpu/seq/..., repetition 0): how a message names a row."""
+    rep = row.get("repetition_index")
+    which = (f"aggregate {row.get('aggregate_name')}" if row.get("run_type") == "aggregate"
+             else "iteration" if rep is None else f"repetition {rep}")
+    return f"benchmarks[{i}] ({row.get('run_name', row['name'])}, {which})"
+
+
+def _check_numbers(path: Path, i: int, row: dict) -> None:
+    """Every number of a row is finite and >= 0: conpar writes no other (a percentile without samples is left
+    out), so NaN, an infinity, a string, a negative value or a null is a corrupt file, never a number to plot
+    or judge. The exception: null in an aggregate row is Google Benchmark's NaN as conpar writes it (the cv of
+    a counter that is 0 in every repetition)."""
+    aggregate = row.get("run_type") == "aggregate"
+    for key, value in row.items():
+        if key in NON_NUMBER_FIELDS or (value is None and aggregate):
+            continue
+        if not (is_number(value) and math.isfinite(value) and value >= 0):
+            raise InputError(path, f"{_row_label(i, row)}: {key} is {json.dumps(value)}, not a finite number >= 0")
+
+
+def _check_unique(path: Path, rows: list[dict]) -> None:
+    """Each (name, repetition), and each (name, aggregate), appears once: a copied row would count as one
+    more repetition, and more repetitions make the U test call a change significant."""
+    seen: dict[tuple, int] = {}
+    for i, row in enumerate(rows):
+        aggregate = row.get("run_type") == "aggregate"
+        key = (row.get("run_name", row["name"]), aggregate,
+               row.get("aggregate_name") if aggregate else row.get("repetition_index"))
+        first = seen.setdefault(key, i)
+        if first != i:
+            raise InputError(path, f"{_row_label(i, row)} appears twice (also benchmarks[{first}])")
 
 
 def stored_form(path: Path) -> str:
@@ -276,7 +321,7 @@ def _parse_name(name: str) -> tuple[str, str, dict[str, float]]:
 
 
 def _numbers(row: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: float(v) for k, v in row.items() if is_number(v)}
 
 
 def _sweeps(rows: list[dict]) -> tuple[str, ...]:

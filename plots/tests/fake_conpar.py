@@ -3,7 +3,7 @@ plausible results file whose throughput is set per build, with a little determin
 
 make_fake() writes it as an executable script with its build baked in. Every call is appended to
 STATE/calls.log, so a test sees which build ran when and with which arguments; `plan` makes chosen
-calls of this build misbehave (exit 3 with an error row, exit 2, hang until signalled, ...).
+calls of this build misbehave (exit 3 with an error row, exit 2, hang until signalled, a NaN, ...).
 """
 from __future__ import annotations
 
@@ -72,6 +72,8 @@ if action == "exit3":
     rows[1] = {{"name": BENCHMARKS[1], "run_name": BENCHMARKS[1], "run_type": "iteration", "repetitions": 1,
                "repetition_index": 0, "threads": 1, "iterations": 0, "real_time": 0.0, "cpu_time": 0.0,
                "time_unit": "ms", "error_occurred": True, "error_message": "worker 1 died: signal 9 (Killed)"}}
+if action == "nan":
+    rows[0]["items_per_second"] = float("nan")
 results(rows)
 sys.exit(3 if action in ("exit3", "exit3-no-row") else 0)
 '''

@@ -33,7 +33,7 @@ def test_record_warns_below_nine_repetitions(tmp_path, capsys):
 def test_record_refuses_error_rows_and_keeps_the_old_baseline(tmp_path, capsys):
     good = write_repetitions(tmp_path / "good.json", reps([1000.0] * 10))
     assert baseline.main(["record", str(good), "--baselines-dir", str(tmp_path / "b")]) == 0
-    bad = write_run(tmp_path / "bad.json", [row(NAME), error_row(NAME, "validation failed")])
+    bad = write_run(tmp_path / "bad.json", [row(NAME), {**error_row(NAME, "validation failed"), "repetition_index": 1}])
     assert baseline.main(["record", str(bad), "--baselines-dir", str(tmp_path / "b")]) == 2
     assert "error rows" in capsys.readouterr().err
     stored = next((tmp_path / "b").rglob("*.json"))

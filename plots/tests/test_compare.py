@@ -66,10 +66,10 @@ def test_identical_runs_exit_0_all_unchanged(tmp_path, capsys):
     assert e["base"] == {"median": 1000.0, "n": 9}  # the aggregate row is not a tenth repetition
     assert (e["change_pct"], e["p"], e["threshold_pct"], e["better"]) == (0.0, 1.0, 5.0, "higher")
     assert doc["summary"] == {"benchmarks": 2, "comparisons": 6, "regressed": 0, "too noisy": 0, "improved": 0,
-                              "unchanged": 6, "no data": 0}
+                              "unchanged": 6, "no data": 0, "missing": 0}
     assert doc["exit_code"] == 0 and doc["warnings"] == [] and err == ""
-    assert out.splitlines()[2] == ("**No regression** (exit 0): 6 comparisons of 2 benchmarks in both runs: "
-                                   "0 regressed, 0 too noisy, 0 improved, 6 unchanged, 0 no data.")
+    assert out.splitlines()[2] == ("**No regression** (exit 0): 6 comparisons of 2 benchmarks of base: "
+                                   "0 regressed, 0 too noisy, 0 improved, 6 unchanged, 0 no data, 0 missing.")
 
 
 def test_regression_exits_1(tmp_path, capsys):
@@ -147,21 +147,44 @@ def test_alpha_is_settable(tmp_path, capsys):
 
 # ---------------------------------------------------------------- missing values, errors, benchmark sets
 
-def test_nan_and_null_count_as_missing_repetitions(tmp_path, capsys):
-    new = cell(throughput=0.9)
-    new["items_per_second"][0] = math.nan
-    new["items_per_second"][1] = None
-    rc, _, _, doc = run(tmp_path, capsys, {CPU: cell()}, {CPU: new})
-    assert "NaN" in (tmp_path / "new.json").read_text()  # the file really holds one
-    e = entry(doc, CPU, "throughput")
-    assert rc == 1 and e["new"]["n"] == 7 and e["verdict"] == "regressed"
-    assert e["new"]["median"] == pytest.approx(statistics.median(scaled(BASE[2:], 0.9)))
+@pytest.mark.parametrize("value, shown", [(math.nan, "NaN"), (math.inf, "Infinity"), ("fast", '"fast"'),
+                                          (None, "null"), (-5.0, "-5.0")])
+def test_compare_rejects_corrupt_numbers_naming_file_row_and_field(tmp_path, capsys, value, shown):
+    # A corrupt number is bad input, not a missing repetition: NaN used to become "no data" (exit 0) and -5 a
+    # regression.
+    new = cell()
+    new["items_per_second"][1] = value
+    rc, out, err, doc = run(tmp_path, capsys, {CPU: cell()}, {CPU: new})
+    assert rc == compare.EXIT_BAD_INPUT and doc is None and out == ""
+    assert err == (f"compare: bad input: {tmp_path / 'new.json'}: benchmarks[1] ({CPU}, repetition 1): "
+                   f"items_per_second is {shown}, not a finite number >= 0\n")
+
+
+def test_compare_rejects_duplicate_rows_naming_the_row(tmp_path, capsys):
+    # A copied row used to count as one more repetition: "too noisy" (4) became "regressed" (1).
+    path = write_repetitions(tmp_path / "new.json", {CPU: cell(n=3)})
+    doc = json.loads(path.read_text())
+    doc["benchmarks"].insert(2, doc["benchmarks"][0])
+    path.write_text(json.dumps(doc))
+    base = write_repetitions(tmp_path / "base.json", {CPU: cell(n=3)})
+    assert compare.main([str(base), str(path)]) == compare.EXIT_BAD_INPUT
+    assert capsys.readouterr().err == (f"compare: bad input: {path}: benchmarks[2] ({CPU}, repetition 0) appears "
+                                       "twice (also benchmarks[0])\n")
+
+
+def test_null_in_an_aggregate_row_is_googles_nan_not_corrupt(tmp_path, capsys):
+    # conpar writes Google Benchmark's NaN (the cv of a counter that is 0 in every repetition) as null.
+    path = write_repetitions(tmp_path / "run.json", {CPU: cell()})
+    doc = json.loads(path.read_text())
+    doc["benchmarks"][-1]["work_us"] = None
+    path.write_text(json.dumps(doc))
+    assert compare.main([str(path), str(path)]) == compare.EXIT_OK
 
 
 def test_absent_metric_is_no_data_not_a_failure(tmp_path, capsys):
     new = {**cell(), "latency_p99_us": [ABSENT] * 9}
-    all_nan = {**cell(), "cpu_us_per_request": [math.nan] * 9}
-    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), SLEEP: cell()}, {CPU: new, SLEEP: all_nan})
+    no_cpu = {**cell(), "cpu_us_per_request": [ABSENT] * 9}
+    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), SLEEP: cell()}, {CPU: new, SLEEP: no_cpu})
     assert rc == 0
     p99 = entry(doc, CPU, "p99")
     assert (p99["verdict"], p99["base"]["n"], p99["new"]["n"], p99["change_pct"], p99["p"]) == \
@@ -204,11 +227,39 @@ def test_error_rows_in_base_count_too(tmp_path, capsys):
 
 def test_benchmarks_in_one_run_only_are_listed(tmp_path, capsys):
     only_base, only_new = "cpu/procs/workers:2/concurrency:2/work_us:100", "cpu/seq/workers:1/concurrency:1/work_us:100"
-    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), only_base: cell()}, {CPU: cell(), only_new: cell()})
-    assert rc == 0
+    rc, out, err, doc = run(tmp_path, capsys, {CPU: cell(), only_base: cell()}, {CPU: cell(), only_new: cell()})
+    assert rc == compare.EXIT_MISSING
     assert (doc["only_in_base"], doc["only_in_new"]) == ([only_base], [only_new])
     assert f"- only in base: `{only_base}`" in out and f"- only in new: `{only_new}`" in out
-    assert doc["summary"]["benchmarks"] == 1
+    assert doc["summary"]["benchmarks"] == 2 and doc["summary"]["missing"] == 3
+    assert err == f"compare: missing from new: {only_base}\n"
+
+
+def test_benchmark_missing_from_new_is_its_own_verdict_and_exit_5(tmp_path, capsys):
+    # It used to be "No regression" (exit 0): a benchmark that vanished may be the worst regression of all.
+    gone = "cpu/procs/workers:2/concurrency:2/work_us:100"
+    rc, out, _, doc = run(tmp_path, capsys, {CPU: cell(), gone: cell()}, {CPU: cell()})
+    assert rc == compare.EXIT_MISSING == 5 and doc["exit_code"] == 5
+    assert {m: entry(doc, gone, m)["verdict"] for m in ("throughput", "p99", "cpu")} == dict.fromkeys(
+        ("throughput", "p99", "cpu"), "missing")
+    assert entry(doc, gone, "throughput")["base"] == {"median": 1000.0, "n": 9}
+    assert out.splitlines()[2].startswith("**Benchmarks missing from new** (exit 5)")
+    assert [r[6] for r in table_rows(out) if r[0] == f"`{gone}`"] == ["missing"] * 3
+
+
+def test_only_new_benchmarks_are_not_a_failure(tmp_path, capsys):
+    added = "cpu/seq/workers:1/concurrency:1/work_us:100"
+    rc, *_ = run(tmp_path, capsys, {CPU: cell()}, {CPU: cell(), added: cell()})
+    assert rc == compare.EXIT_OK
+
+
+def test_nothing_comparable_is_bad_input_not_no_regression(tmp_path, capsys):
+    # Every comparison "no data" used to be "No regression" (exit 0).
+    none = {"items_per_second": [ABSENT] * 9, "latency_p99_us": [ABSENT] * 9, "cpu_us_per_request": [ABSENT] * 9}
+    rc, out, err, doc = run(tmp_path, capsys, {CPU: cell(), SLEEP: cell()}, {CPU: none, SLEEP: none})
+    assert rc == compare.EXIT_BAD_INPUT and doc["exit_code"] == 2 and doc["summary"]["no data"] == 6
+    assert out.splitlines()[2].startswith("**Nothing comparable** (exit 2)")
+    assert "nothing comparable" in err
 
 
 def test_no_benchmark_in_common_is_bad_input(tmp_path, capsys):
@@ -383,12 +434,14 @@ def test_outputs_are_written_atomically(tmp_path, capsys):
     assert doc["base"] == {"file": str(base), "git_commit": "6217adf0b1835d0b008cd4446a34242d1eb04f83"}
 
 
-def test_unwritable_output_exits_2_and_leaves_nothing(tmp_path, capsys):
+def test_unwritable_output_exits_6_not_bad_input_and_leaves_nothing(tmp_path, capsys):
     base = write_repetitions(tmp_path / "base.json", {CPU: cell()})
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     rc = compare.main([str(base), str(base), "--json", str(blocker / "verdict.json")])
-    assert rc == 2 and "cannot write" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert rc == compare.EXIT_OUTPUT_FAILED == 6 and out == ""  # refused before any work
+    assert err == f"compare: cannot write {blocker / 'verdict.json'}: {blocker} is not a directory\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.json", "not-a-folder"]
 
 

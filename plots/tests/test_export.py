@@ -16,11 +16,12 @@ FAILED = "cpu/procs/workers:2/concurrency:2/work_us:100"
 
 @pytest.fixture
 def exported(tmp_path):
-    """A run with one failed cell, a missing p99 and a NaN, exported to all three formats."""
+    """A run with one failed cell, a missing p99 and a repetition without a throughput, exported to all three
+    formats."""
     path = write_repetitions(tmp_path / "run.json", {
         CPU: {"items_per_second": [1000.0, 1100, 900], "latency_p99_us": [150.0, 140, 160],
               "cpu_us_per_request": [100.0, 101, 99]},
-        SLEEP: {"items_per_second": [6000.0, math.nan, 6200], "latency_p99_us": [ABSENT] * 3,
+        SLEEP: {"items_per_second": [6000.0, ABSENT, 6200], "latency_p99_us": [ABSENT] * 3,
                 "cpu_us_per_request": [5.0, 6, 7]},
     })
     doc = json.loads(path.read_text())
