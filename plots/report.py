@@ -64,7 +64,7 @@ SECTIONS = (
             verdicts.latency, "no open-loop cell (offered_per_second) in this run"),
     Section("map", "Concurrency vs parallelism", figures.concurrency_map, (tables.concurrency_map,),
             verdicts.concurrency_map, "no successful cell with in_flight and busy_cores in this run"),
-    Section("cost", "Cost", figures.cost, (tables.cost,), verdicts.cost,
+    Section("cost", "Cost", figures.cost, (tables.cost,), lambda run: verdicts.cost(run) + verdicts.processes(run),
             "no successful cell with cpu_us_per_request in this run"),
 )
 

@@ -622,6 +622,55 @@ def cost(run: Run) -> list[str]:
     return out
 
 
+# procs and threads within this of each other in throughput are "alike": nothing to explain.
+ALIKE = 0.10
+PROCESS_DIFFERENCES_SHOWN = 4
+
+
+def _why_procs(procs: Cell, threads: Cell) -> str:
+    """What the procs cell paid that the threads cell did not, from the counters both carry."""
+    paid = []
+    for key, unit, per in (("cpu_us_per_request", "µs of CPU", None),
+                           ("ctx_voluntary", "context switches", "requests"),
+                           ("page_faults", "page faults", "requests")):
+        a = procs.get(key) if per is None else ex.per_request(procs, key)
+        b = threads.get(key) if per is None else ex.per_request(threads, key)
+        if a is not None and b is not None:
+            paid.append(f"{fmt.num(a)} {unit} per request (threads {fmt.num(b)})")
+    rss_p, rss_t = procs.get("rss_peak_mb"), threads.get("rss_peak_mb")
+    if rss_p is not None and rss_t is not None and procs.workers > 1:
+        paid.append(f"{fmt.num(rss_p / procs.workers)} MB of peak RSS per worker process "
+                    f"(threads {fmt.num(rss_t / threads.workers)} MB per thread)")
+    return _and(paid) if paid else "no counter says why"
+
+
+def processes(run: Run) -> list[str]:
+    """Where procs and threads ran the same cell and differ: the measured reason, largest differences first."""
+    pairs = []
+    for cells in ex.cost_groups(run).values():
+        threads = {c.workers: c for c in cells if c.runner == "threads"}
+        for p in (c for c in cells if c.runner == "procs"):
+            t = threads.get(p.workers)
+            if t is None or not _rate(t):
+                continue
+            ratio = _rate(p) / _rate(t)
+            if abs(ratio - 1) > ALIKE:
+                pairs.append((abs(ratio - 1), ratio, p, t))
+    if not pairs:
+        return []
+    pairs.sort(key=lambda x: -x[0])
+    shown = min(len(pairs), PROCESS_DIFFERENCES_SHOWN)
+    out = [f"procs against threads on the same cell, where they differ by more than {ALIKE:.0%} in throughput "
+           f"({fmt.plural(len(pairs), 'cell')}" + (f"; the {shown} largest" if shown < len(pairs) else "") + "): each request is "
+           "executed in a worker process with nothing in between, so the difference is what processes cost: a "
+           "wake-up of another process switches address spaces (tests/experiments/wakeup_cost measures it)."]
+    for _, ratio, p, t in pairs[:PROCESS_DIFFERENCES_SHOWN]:
+        out.append(_n(p, f"{p.shape_label()} at {fmt.plural(p.workers, 'worker')}, {p.concurrency:,} in flight: "
+                         f"procs {fmt.rate(_rate(p))} against threads {fmt.rate(_rate(t))} ({fmt.ratio(ratio)}), "
+                         f"paying {_why_procs(p, t)}") + ".")
+    return out
+
+
 def data_checks(run: Run) -> list[str]:
     """Numbers that contradict each other: said plainly rather than silently drawn."""
     out = []
