@@ -30,11 +30,11 @@ void on_child_exit(int) { g_server_bell->ring(); }
 // How long the forkserver sleeps between checks that its parent lives (PR_SET_PDEATHSIG covers it too).
 constexpr auto k_server_idle_check = 1s;
 
-std::string describe_end(unsigned i, pid_t pid, int status) {
-  std::string how = "worker " + std::to_string(i) + " (pid " + std::to_string(pid) + ") ";
+// "was killed by signal 9 (Killed)" or "exited with status 1": how a waitpid() status ended a process.
+std::string how_it_ended(int status) {
   if (WIFSIGNALED(status))
-    return how + "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
-  return how + "exited with status " + std::to_string(WEXITSTATUS(status));
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
 [[noreturn]] void forkserver_main(pool_control& c, worker_slot* slots, worker_lane* lanes, unsigned n, pid_t parent) {
@@ -175,17 +175,15 @@ std::optional<std::string> process_pool::death_of(unsigned i) const {
   if (s.state.load(std::memory_order_acquire) != worker_state::dead) return std::nullopt;
   if (const int err = s.fork_errno.load(std::memory_order_relaxed))
     return "worker " + std::to_string(i) + " could not be started: fork() failed: " + std::strerror(err);
-  return describe_end(i, s.pid.load(std::memory_order_relaxed), s.wait_status.load(std::memory_order_relaxed));
+  return "worker " + std::to_string(i) + " (pid " + std::to_string(s.pid.load(std::memory_order_relaxed)) + ") " +
+         how_it_ended(s.wait_status.load(std::memory_order_relaxed));
 }
 
 std::optional<std::string> process_pool::forkserver_death() {
   if (m_server_death || m_server <= 0) return m_server_death;
   int status = 0;
   if (waitpid(m_server, &status, WNOHANG) != m_server) return std::nullopt;
-  m_server_death = "the pool's forkserver (pid " + std::to_string(m_server) + ") " +
-                   (WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-                                              strsignal(WTERMSIG(status)) + ")"
-                                        : "exited with status " + std::to_string(WEXITSTATUS(status))) +
+  m_server_death = "the pool's forkserver (pid " + std::to_string(m_server) + ") " + how_it_ended(status) +
                    "; its workers died with it";
   m_server = -1;  // reaped: nothing left to stop
   return m_server_death;
