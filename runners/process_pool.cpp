@@ -92,6 +92,20 @@ std::string how_it_ended(int status) {
   }
 }
 
+// A standby forkserver: asleep until the parent names it (takeover == k + 1), then the forkserver.
+[[noreturn]] void standby_main(pool_control& c, worker_slot* slots, worker_lane* lanes, unsigned n, pid_t parent,
+                               unsigned k) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_DFL);
+  for (;;) {
+    const std::uint32_t seen = c.standby_bell.prepare();
+    if (c.quit.load(std::memory_order_acquire) != 0 || getppid() != parent) _exit(0);
+    if (c.takeover.load(std::memory_order_acquire) == k + 1) forkserver_main(c, slots, lanes, n, parent);
+    c.standby_bell.wait(seen, k_server_idle_check);
+  }
+}
+
 }  // namespace
 
 process_pool::process_pool(unsigned workers) : m_size(workers) {
@@ -120,15 +134,46 @@ process_pool::process_pool(unsigned workers) : m_size(workers) {
     throw std::runtime_error(std::string("procs: fork() of the forkserver failed: ") + std::strerror(errno));
   if (m_server == 0) forkserver_main(*m_control, m_slots, m_lanes, workers, parent);
   try {
-    const auto deadline = std::chrono::steady_clock::now() + k_restart_limit + workers * 10ms;
-    for (unsigned i = 0; i < workers; ++i) {
-      wait_while_starting(i, deadline);
-      if (auto death = death_of(i)) throw std::runtime_error("procs: " + *death);
+    for (unsigned k = 0; k < k_standby_forkservers; ++k) {
+      const pid_t pid = fork();
+      if (pid < 0) throw std::runtime_error(std::string("procs: fork() of a standby forkserver failed: ") + std::strerror(errno));
+      if (pid == 0) standby_main(*m_control, m_slots, m_lanes, workers, parent, k);
+      m_standbys.push_back(pid);
     }
+    wait_for_workers();
   } catch (...) {
     stop_all();
     throw;
   }
+}
+
+void process_pool::wait_for_workers() {
+  const auto deadline = std::chrono::steady_clock::now() + k_restart_limit + m_size * 10ms;
+  for (unsigned i = 0; i < m_size; ++i) {
+    wait_while_starting(i, deadline);
+    if (auto death = death_of(i)) throw std::runtime_error("procs: " + *death);
+  }
+}
+
+void process_pool::take_over() {
+  // The dead forkserver's workers die with it (their parent-death signal) and cannot touch the slots any more.
+  // Each slot starts afresh, done with the cell that was running: the new workers wait for the next one.
+  const std::uint32_t gen = m_control->cell.gen.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < m_size; ++i) {
+    worker_slot& s = m_slots[i];
+    s.stage_jobs.reset();
+    s.error[0] = '\0';
+    s.ready_gen.store(gen, std::memory_order_relaxed);
+    s.done_gen.store(gen, std::memory_order_relaxed);
+    s.restart.store(0, std::memory_order_relaxed);
+    s.fork_errno.store(0, std::memory_order_relaxed);
+    s.state.store(worker_state::starting, std::memory_order_relaxed);
+  }
+  m_server = m_standbys.front();
+  m_standbys.erase(m_standbys.begin());
+  m_control->takeover.fetch_add(1, std::memory_order_release);  // standby k takes over when takeover == k + 1
+  m_control->standby_bell.ring();
+  wait_for_workers();
 }
 
 process_pool::~process_pool() { stop_all(); }
@@ -145,24 +190,31 @@ void process_pool::wait_while_starting(unsigned i, std::chrono::steady_clock::ti
 }
 
 void process_pool::stop_all() noexcept {
-  if (m_server <= 0) return;
-  // The forkserver kills and reaps its workers, then exits; SIGKILL only if it has not done so in time.
+  // The forkserver kills and reaps its workers, then exits, as the standbys do; SIGKILL only if one has not done
+  // so in time.
   m_control->quit.store(1, std::memory_order_release);
   m_control->server_bell.ring();
+  m_control->standby_bell.ring();
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  int status = 0;
-  while (waitpid(m_server, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      for (unsigned i = 0; i < m_size; ++i)
-        if (m_slots[i].state.load(std::memory_order_acquire) == worker_state::alive) kill(pid(i), SIGKILL);
-      kill(m_server, SIGKILL);
-      while (waitpid(m_server, &status, 0) < 0 && errno == EINTR) {
+  std::vector<pid_t> left = m_standbys;
+  if (m_server > 0) left.push_back(m_server);
+  for (const pid_t p : left) {
+    int status = 0;
+    while (waitpid(p, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        if (p == m_server)
+          for (unsigned i = 0; i < m_size; ++i)
+            if (m_slots[i].state.load(std::memory_order_acquire) == worker_state::alive) kill(pid(i), SIGKILL);
+        kill(p, SIGKILL);
+        while (waitpid(p, &status, 0) < 0 && errno == EINTR) {
+        }
+        break;
       }
-      break;
+      std::this_thread::sleep_for(1ms);
     }
-    std::this_thread::sleep_for(1ms);
   }
   m_server = -1;
+  m_standbys.clear();
 }
 
 void process_pool::release_lane(unsigned i) noexcept {
@@ -183,10 +235,17 @@ std::optional<std::string> process_pool::forkserver_death() {
   if (m_server_death || m_server <= 0) return m_server_death;
   int status = 0;
   if (waitpid(m_server, &status, WNOHANG) != m_server) return std::nullopt;
-  m_server_death = "the pool's forkserver (pid " + std::to_string(m_server) + ") " + how_it_ended(status) +
-                   "; its workers died with it";
+  std::string death = "the pool's forkserver (pid " + std::to_string(m_server) + ") " + how_it_ended(status) +
+                      "; its workers died with it";
   m_server = -1;  // reaped: nothing left to stop
-  return m_server_death;
+  if (m_standbys.empty()) {
+    m_server_death = death + "; no standby forkserver is left, so no worker can be started";
+    return m_server_death;
+  }
+  const pid_t next = m_standbys.front();
+  take_over();
+  return death + "; standby forkserver (pid " + std::to_string(next) + ") took over and started " +
+         std::to_string(m_size) + " fresh workers";
 }
 
 void process_pool::restart(unsigned i, bool join_cell) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "harness/core/lane.hpp"
 #include "harness/core/load_driver.hpp"
@@ -92,9 +93,11 @@ struct worker_slot {
 
 // The segment's header: the cell, doorbells and counters shared by the parent, the forkserver and every worker.
 struct pool_control {
-  doorbell result_bell;  // rung by a worker when it is set up or done, by the forkserver after a start or a death
-  doorbell server_bell;  // rung by the parent (restart, quit) and by the forkserver's own SIGCHLD handler
+  doorbell result_bell;   // rung by a worker when it is set up or done, by the forkserver after a start or a death
+  doorbell server_bell;   // rung by the parent (restart, quit) and by the forkserver's own SIGCHLD handler
+  doorbell standby_bell;  // rung by the parent: a standby forkserver takes over, or all quit
   std::atomic<std::uint32_t> quit{0};
+  std::atomic<std::uint32_t> takeover{0};  // k + 1: standby k is the forkserver now
   std::atomic<std::uint32_t> deaths{0};  // workers reaped so far: the parent's cheap "anything died?"
   cell_control cell;
 };
@@ -102,7 +105,11 @@ struct pool_control {
 // fork() is only safe while the caller is single-threaded, but a dead worker must be restartable after TBB's
 // threads exist. So the pool forks one process up front, the forkserver (Python's multiprocessing
 // "forkserver", Android's zygote), which stays single-threaded and forks every worker, at start and on
-// request. It reaps them too, so a death is seen at once (SIGCHLD) and no zombie outlives it.
+// request. It reaps them too, so a death is seen at once (SIGCHLD) and no zombie outlives it. A forkserver can
+// die too (its workers die with it): k_standby_forkservers more are forked up front, asleep, and the next takes
+// over and starts the workers afresh, so a dead forkserver costs the cell it happened in, not every later one.
+inline constexpr unsigned k_standby_forkservers = 2;
+
 class process_pool {
  public:
   // Starts the forkserver and `workers` processes. Refuses (std::logic_error) when this process already has
@@ -127,7 +134,8 @@ class process_pool {
   // How worker i ended ("worker 3 (pid 123) was killed by signal 9 (Killed)"); nullopt while it lives.
   // One atomic load: cheap enough for every liveness check.
   [[nodiscard]] std::optional<std::string> death_of(unsigned i) const;
-  // How the forkserver ended, nullopt while it lives; without it no worker can live or restart.
+  // How the forkserver ended, once, nullopt while it lives. A standby takes its place and starts every worker
+  // afresh before this returns; when none is left, every later call says so (no worker can live or restart).
   [[nodiscard]] std::optional<std::string> forkserver_death();
   // Replaces dead worker i with a fresh process on an empty slot; waits at most k_restart_limit. With
   // `join_cell`, the new worker takes the dead one's lane in the cell running now; else it waits for the next.
@@ -138,6 +146,8 @@ class process_pool {
 
  private:
   void wait_while_starting(unsigned i, std::chrono::steady_clock::time_point deadline);
+  void wait_for_workers();
+  void take_over();  // the next standby becomes the forkserver
   void stop_all() noexcept;
 
   boost::interprocess::mapped_region m_region;
@@ -147,7 +157,8 @@ class process_pool {
   worker_lane* m_lanes = nullptr;
   unsigned m_size = 0;
   pid_t m_server = -1;
-  std::optional<std::string> m_server_death;
+  std::vector<pid_t> m_standbys;  // asleep, in takeover order; the front one is next
+  std::optional<std::string> m_server_death;  // set once no standby is left
 };
 
 // Worker side (process_worker.cpp): the loop a forked worker runs until the parent quits or dies.

@@ -24,7 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using conpar::test_support::children_of;
 
 using conpar::test_support::iteration_rows;
 using conpar::test_support::run_conpar;
@@ -41,8 +40,7 @@ std::function<void(pid_t)> kill_worker_1_of(std::size_t n) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (workers.size() < n && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(5ms);
-      const auto server = children_of(conpar);
-      workers = server.empty() ? std::vector<pid_t>{} : children_of(server[0]);
+      workers = conpar::test_support::pool_workers_of(conpar);
     }
     ASSERT_EQ(workers.size(), n) << "the run's forkserver and its workers";
     std::this_thread::sleep_for(700ms);
@@ -79,6 +77,39 @@ TEST(Faults, KilledWorkerIsAnErrorRowNamingItAndTheRunGoesOn) {
   (void)expect_worker_1_lost_then_a_valid_cell(out);
   fs::remove(out);
   EXPECT_EQ(leaks.leftovers(), "");
+}
+
+// Issue 16, defect 2: a killed forkserver took every later procs cell with it ("workers did not finish an earlier
+// cell's requests"). A standby forkserver takes over: the cell it died in is an error row naming it, the rest run.
+TEST(Faults, AKilledForkserverIsAnErrorRowAndLaterProcsCellsRun) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_path("killed_forkserver.json");
+  const auto kill_forkserver = [](pid_t conpar) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (conpar::test_support::pool_workers_of(conpar).size() < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(700ms);
+    for (const pid_t server : conpar::test_support::children_of(conpar))
+      if (!conpar::test_support::children_of(server).empty()) ::kill(server, SIGKILL);  // the one with workers
+  };
+  const auto o = run_conpar({"run", "--workload", "sleep", "--param", "wait_us=2000", "--runner", "procs",
+                             "--workers", "2", "--concurrency", "2,4,8", "--duration", "2", "--warmup", "0.05",
+                             "--repetitions", "1", "--out", out.string()},
+                            {}, kill_forkserver);
+  EXPECT_EQ(o.code, 3) << o.output;
+  const auto rows = iteration_rows(out);
+  ASSERT_EQ(rows.size(), 3u) << rows.dump();
+  EXPECT_TRUE(rows[0].value("error_occurred", false)) << rows[0].dump();
+  const std::string message = rows[0].value("error_message", "");
+  EXPECT_NE(message.find("forkserver"), std::string::npos) << message;
+  EXPECT_NE(message.find("signal 9"), std::string::npos) << message;
+  EXPECT_NE(message.find("took over"), std::string::npos) << message;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_FALSE(rows[i].value("error_occurred", false)) << rows[i].dump();
+    EXPECT_EQ(rows[i].value("validated", 0), 1) << "a later cell runs on the standby's workers";
+  }
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the dead forkserver's workers, the standby and its workers are gone";
 }
 
 TEST(Faults, AKilledPipelineStageIsAnErrorRowAndTheNextPipelineRuns) {

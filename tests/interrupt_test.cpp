@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "runners/process_pool.hpp"
 #include "tests/support/conpar_process.hpp"
 #include "tests/support/leak_check.hpp"
 
@@ -73,7 +74,8 @@ TEST(Interrupt, WorkersDieWithAKilledParent) {
                                  "/dev/null");
   ASSERT_GE(pid, 0);
   std::this_thread::sleep_for(2000ms);
-  EXPECT_EQ(conpar::test_support::descendants_of(pid).size(), 51u) << "the run's forkserver and 50 workers are up";
+  EXPECT_EQ(conpar::test_support::descendants_of(pid).size(), 51u + conpar::runners::k_standby_forkservers)
+      << "the run's forkserver, its standbys and 50 workers are up";
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   EXPECT_EQ(leaks.leftovers(), "") << "workers outlived their killed parent";
   EXPECT_FALSE(fs::exists(out)) << "a killed run writes nothing under the final name";

@@ -31,11 +31,7 @@ using test_support::children_of;
 
 const workloads::calibration k_cal{20.0};
 
-// The pool's workers are the forkserver's children: the one child of this process.
-std::vector<pid_t> workers_of_this_process() {
-  const auto mine = children_of(::getpid());
-  return mine.size() == 1 ? children_of(mine[0]) : std::vector<pid_t>{};
-}
+std::vector<pid_t> workers_of_this_process() { return test_support::pool_workers_of(::getpid()); }
 
 // SIGKILLs `victim` 50 ms from now while the caller runs a cell, from a forked child that the destructor reaps. A
 // child, not a thread: under TSan the runtime's own thread stays once a thread has existed, and no later test could
@@ -104,7 +100,7 @@ TEST(ProcessPool, KilledWorkerMidCellIsNamedReplacedAndItsRequestsAccountedFor) 
     std::optional<kill_soon> killer(std::in_place, workers[1]);
     harness::load_driver doomed(spec, 1ms, 300ms, 8);
     const auto out = procs->run(doomed, 2);
-    killer.reset();  // reaped: the only child of this process is the forkserver again
+    killer.reset();  // reaped: the children of this process are the forkservers again
     ASSERT_EQ(out.faults.size(), 1u);
     EXPECT_NE(out.faults[0].find("worker 1"), std::string::npos) << out.faults[0];
     EXPECT_NE(out.faults[0].find("signal 9"), std::string::npos) << out.faults[0];
@@ -152,7 +148,7 @@ TEST(ProcessPool, KilledStageWorkerFailsThePipelineCellAndTheNextCellRuns) {
       EXPECT_NE(what.find("signal 9"), std::string::npos) << what;
       EXPECT_NE(what.find("stopped the pipeline's 3 worker processes"), std::string::npos) << what;
     }
-    killer.reset();  // reaped: the only child of this process is the forkserver again
+    killer.reset();  // reaped: the children of this process are the forkservers again
 
     // The next cell, a pipeline again, runs on three fresh workers and validates.
     harness::load_driver later(spec, 1ms, 30ms, 16);
@@ -176,6 +172,62 @@ TEST(ProcessPool, KilledStageWorkerFailsThePipelineCellAndTheNextCellRuns) {
     EXPECT_EQ(after.stats.completed, plain.issued());
   }
   EXPECT_EQ(leaks.leftovers(), "") << "the killed pipeline's workers were reaped, the fresh ones too";
+}
+
+TEST(ProcessPool, AKilledForkserverIsReplacedByAStandbyAndLaterCellsRun) {
+  const test_support::leak_check leaks;
+  const auto spec = workloads::make_spec(*workloads::find_workload("cpu"), {{"work_us", 5}}, k_cal);
+  {
+    auto procs = runners::make_procs_runner();
+    procs->prepare(2);
+    const auto workers = workers_of_this_process();
+    ASSERT_EQ(workers.size(), 2u);
+    const auto servers = children_of(::getpid());
+    ASSERT_EQ(servers.size(), 1 + runners::k_standby_forkservers) << "the forkserver and its standbys";
+    pid_t server = 0;
+    for (const pid_t p : servers)
+      if (!children_of(p).empty()) server = p;
+    ASSERT_NE(server, 0);
+    // Each kill costs the cell it lands in, or none; every later cell runs on a standby's fresh workers.
+    for (unsigned death = 0; death < runners::k_standby_forkservers; ++death) {
+      const auto before = workers_of_this_process();
+      ASSERT_EQ(before.size(), 2u);
+      pid_t active = 0;
+      for (const pid_t p : children_of(::getpid()))
+        if (!children_of(p).empty()) active = p;
+      ASSERT_EQ(::kill(active, SIGKILL), 0);
+      std::this_thread::sleep_for(50ms);  // dead, and its workers with it (their parent-death signal)
+      try {
+        harness::load_driver cut(spec, 1ms, 20ms, 4);
+        (void)procs->run(cut, 2);
+      } catch (const runners::runner_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("forkserver"), std::string::npos) << what;
+        EXPECT_NE(what.find("signal 9"), std::string::npos) << what;
+        EXPECT_NE(what.find("took over"), std::string::npos) << what;
+      }
+      harness::load_driver later(spec, 1ms, 20ms, 4);
+      const auto out = procs->run(later, 2);
+      EXPECT_TRUE(out.faults.empty());
+      ASSERT_GT(later.issued(), 0u);
+      EXPECT_EQ(out.stats.completed, later.issued()) << "the cell after a forkserver death validates";
+      const auto now = workers_of_this_process();
+      ASSERT_EQ(now.size(), 2u);
+      for (const pid_t old : before) EXPECT_EQ(std::count(now.begin(), now.end(), old), 0) << "fresh workers";
+    }
+    // With no standby left, the pool says so instead of blaming an earlier cell.
+    for (const pid_t p : children_of(::getpid()))
+      if (!children_of(p).empty()) ::kill(p, SIGKILL);
+    std::this_thread::sleep_for(50ms);
+    harness::load_driver last(spec, 1ms, 20ms, 4);
+    try {
+      (void)procs->run(last, 2);
+      ADD_FAILURE() << "no forkserver is left";
+    } catch (const runners::runner_error& e) {
+      EXPECT_NE(std::string(e.what()).find("no standby forkserver is left"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(leaks.leftovers(), "") << "every forkserver, standby and worker was reaped";
 }
 
 TEST(ProcessPool, ForkIsRefusedOnceOtherThreadsExist) {

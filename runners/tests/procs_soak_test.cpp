@@ -33,7 +33,6 @@ TEST(ProcsSoak, MillionRequestsWithAWorkerKilledEveryHundredThousand) {
   {
     auto procs = runners::make_procs_runner();
     procs->prepare(2);
-    const pid_t server = test_support::children_of(::getpid()).at(0);
     harness::load_driver load(spec, 0s, 600s, 64);
     load.limit_requests(k_requests);
 
@@ -42,7 +41,7 @@ TEST(ProcsSoak, MillionRequestsWithAWorkerKilledEveryHundredThousand) {
     std::thread killer([&] {
       for (std::uint64_t next = k_kill_every; next < k_requests && !done; std::this_thread::sleep_for(20us)) {
         if (load.issued() < next) continue;
-        const auto workers = test_support::children_of(server);
+        const auto workers = test_support::pool_workers_of(::getpid());
         if (workers.empty()) continue;  // a restart in progress
         ::kill(workers[kills % workers.size()], SIGKILL);
         ++kills;

@@ -27,6 +27,14 @@ inline std::vector<pid_t> children_of(pid_t pid) {
   return out;
 }
 
+// The procs pool's workers under process `pid`: the children of its forkserver, the one child of `pid` that has
+// children (the standby forkservers beside it have none until one takes over; the tcp server has none).
+inline std::vector<pid_t> pool_workers_of(pid_t pid) {
+  for (const pid_t child : children_of(pid))
+    if (auto workers = children_of(child); !workers.empty()) return workers;
+  return {};
+}
+
 // Every process below `pid`, depth first.
 inline std::vector<pid_t> descendants_of(pid_t pid) {
   std::vector<pid_t> out;
