@@ -191,6 +191,8 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     }
     k["requests"] = Counter(static_cast<double>(st.completed));
     k["wall_s"] = Counter(wall_s);
+    // How long the warm-up lasted: the fixed one, or until every lane had completed a request (10,000 connects).
+    k["warmup_s"] = Counter(seconds(load.window().measure_from - load.window().start).count());
     k["validated"] = Counter(1);
     repetition_latency.merge(st.latency);
   }

@@ -3,6 +3,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,6 +27,7 @@ asio::awaitable<void> lane(harness::load_driver& load, harness::lane_stats& stat
   workloads::async_lane io(co_await asio::this_coro::executor);  // timer and connection, reused per request
   harness::local_lane<harness::lane_stats> l(load.state(), 1, stats);
   auto now = harness::clock::now();
+  bool first = true;
   while (const harness::lane_entry* e = l.run.next(now)) {
     auto started = e->due;
     if (load.open()) {  // wait until due, in slices, so a stopped load is seen even before a distant arrival
@@ -38,6 +40,12 @@ asio::awaitable<void> lane(harness::load_driver& load, harness::lane_stats& stat
     const std::uint64_t checksum = co_await workloads::execute_awaitable(l.run.request(*e), io, load.deadline());
     now = harness::clock::now();
     l.run.complete(started, now, checksum);
+    // Once, after the first completion: a lane whose requests never suspend (pure compute) would otherwise hold the
+    // loop until the window ends, and the window opens only once every lane has completed a request.
+    if (first) {
+      first = false;
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    }
   }
 }
 
@@ -56,6 +64,7 @@ class coro_runner final : public runner {
     asio::io_context io(1);  // concurrency hint 1: single-threaded, so Asio skips its internal locking
     // The watchdog: a wait on something not ours to bound (a socket whose peer never answers) would hold the
     // loop forever; at the cell's deadline the loop stops, its lanes are dropped with it, and the cell fails.
+    load.expect_lanes(load.concurrency());  // one lane per coroutine
     load.begin();
     asio::steady_timer watchdog(io, load.deadline());  // begin() opened the window the deadline follows
     watchdog.async_wait([&](boost::system::error_code ec) {

@@ -77,7 +77,7 @@ struct stage_run {
         hand_on(j, idle);
         continue;
       }
-      w.lane.stats.complete(j.item.r.due, j.item.started, clock::now(), j.item.acc, load.window);
+      w.lane.stats.complete(j.item.r.due, j.item.started, clock::now(), j.item.acc, load.window());
       // release: a place for the first stage, which is woken once a batch of places is free (or this stage idles)
       const std::uint32_t in = cell.in_pipeline.fetch_sub(1, std::memory_order_release) - 1;
       if (idle || in + cell.batch <= load.concurrency) w.slots[0].bell.ring();

@@ -53,6 +53,7 @@ class procs_runner final : public runner {
     cell.batch = std::max(1u, load.concurrency() / 4);  // a quarter of the places: the rest keep the stages busy
     cell.in_pipeline.store(0, std::memory_order_relaxed);
     cell.stages_done.store(0, std::memory_order_relaxed);
+    if (stages == 0) load.expect_lanes(lanes);
     load.share(cell.load, m_pool->schedule());
     const std::uint32_t gen = cell.gen.load(std::memory_order_relaxed) + 1;
     cell.gen.store(gen, std::memory_order_release);  // release: the cell above before the workers see it

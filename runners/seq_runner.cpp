@@ -17,6 +17,7 @@ class seq_runner final : public runner {
     // A pipeline's item runs its stages one after the other, each timed: the single-core split of the work.
     std::vector<stage_clock> stages(pipeline_stages(load));
     harness::local_lane<harness::lane_stats> lane(load.state(), 1, out.stats);
+    load.expect_lanes(1);
     load.begin();
     harness::run_blocking_lane(lane.run, [&](const workloads::request& r) {
       if (stages.empty()) return workloads::execute_blocking(r, load.deadline());

@@ -43,9 +43,10 @@ class threads_runner final : public runner {
       harness::run_blocking_lane(l.run, [&](const workloads::request& r) { return workloads::execute_blocking(r, load.deadline()); });
     };
 
+    const unsigned lanes = std::min(workers, load.concurrency());
+    load.expect_lanes(lanes);
     arena.execute([&] {
       load.begin();
-      const unsigned lanes = std::min(workers, load.concurrency());
       // parallel_for splits the lanes in halves, so every thread that steals a half becomes a source of lanes
       // for the others. Spawned one by one from this thread, the lanes all sat in its deque, and 999 workers
       // probing 1,000 slots at random for the one that had them spun for hundreds of milliseconds.

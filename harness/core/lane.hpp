@@ -73,9 +73,13 @@ class lane {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     m_rec.committing = m_rec.head + 1;
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    m_stats.complete(e.due, started, done, checksum, m_load.window);
+    m_stats.complete(e.due, started, done, checksum, m_load.window());
     std::atomic_signal_fence(std::memory_order_seq_cst);
     ++m_rec.head;
+    if (!m_warm) {
+      m_warm = true;
+      m_load.lane_warm(done);
+    }
   }
 
  private:
@@ -108,7 +112,8 @@ class lane {
   [[nodiscard]] std::uint64_t block_size(clock::time_point now) const noexcept {
     if (m_load.open || m_claimed == 0) return 1;
     const auto per_request = std::max<clock::duration>((now - m_claimed_at) / m_claimed, std::chrono::nanoseconds(1));
-    const auto budget = std::min<clock::duration>(k_block_time, m_load.window.stop - now);
+    const auto stop = clock::time_point(clock::duration(m_load.stop_ticks.load(std::memory_order_relaxed)));
+    const auto budget = stop > now ? std::min<clock::duration>(k_block_time, stop - now) : clock::duration(1);
     return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(budget / per_request), 1, k_max_block);
   }
 
@@ -120,6 +125,7 @@ class lane {
   Stats& m_stats;
   clock::time_point m_claimed_at;
   std::uint64_t m_claimed = 0;
+  bool m_warm = false;  // has completed a request: counted in load_state::warm
 };
 
 // The ids a lane that died held: issued and not completed (the one being recorded included), and claimed but not

@@ -6,22 +6,24 @@
 
 namespace conpar::harness {
 
-load_window load_window::starting_now(clock::duration warmup, clock::duration measure) noexcept {
-  const auto start = clock::now();
-  return load_window{start, start + warmup, start + warmup + measure};
-}
-
 void load_state::configure_like(const load_state& o) noexcept {
   prototype = o.prototype;
-  window = o.window;
+  start = o.start;
+  warmup_end = o.warmup_end;
+  measure = o.measure;
   deadline = o.deadline;
   stall_at = o.stall_at;
   stall = o.stall;
   due = o.due;
   limit = o.limit;
   concurrency = o.concurrency;
+  lanes = o.lanes;
   open = o.open;
   next_id.store(0, std::memory_order_relaxed);
+  measure_from_ticks.store(clock::time_point::max().time_since_epoch().count(), std::memory_order_relaxed);
+  stop_ticks.store(clock::time_point::max().time_since_epoch().count(), std::memory_order_relaxed);
+  warm.store(0, std::memory_order_relaxed);
+  window_open.store(false, std::memory_order_relaxed);
   stop.store(false, std::memory_order_relaxed);
   stalled.store(false, std::memory_order_relaxed);
 }
@@ -46,7 +48,7 @@ void load_driver::set_open_loop(double per_second, arrival kind, std::uint64_t s
 }
 
 std::uint64_t load_driver::scheduled_in_window() const noexcept {
-  const auto& w = m_live->window;
+  const load_window w = m_live->window();
   const auto from = std::lower_bound(m_due.begin(), m_due.end(), w.measure_from - w.start);
   const auto to = std::lower_bound(m_due.begin(), m_due.end(), w.stop - w.start);
   return static_cast<std::uint64_t>(to - from);
@@ -62,10 +64,16 @@ void load_driver::share(load_state& where, std::span<clock::duration> schedule) 
 void load_driver::begin() {
   m_usage_at_begin = resource_usage::of_this_process();
   load_state& s = *m_live;
-  s.window = load_window::starting_now(m_warmup, m_measure);
-  s.deadline = s.window.stop + m_watchdog;
-  s.stall_at = s.stall.count() > 0 ? s.window.measure_from + (s.window.stop - s.window.measure_from) / 2
-                                   : clock::time_point::max();
+  s.start = clock::now();
+  s.warmup_end = s.start + m_warmup;
+  s.measure = m_measure;
+  // The watchdog counts from the planned window's end: a lane that never completes (a silent server) is cut off
+  // then, whether or not it held the window's opening back.
+  const bool waits = !s.open && s.lanes > 0;
+  s.deadline = s.warmup_end + m_measure + m_watchdog;
+  // The test's stall lands half-way through the planned window.
+  s.stall_at = s.stall.count() > 0 ? s.warmup_end + m_measure / 2 : clock::time_point::max();
+  if (!waits) s.open_window(s.warmup_end);  // the schedule's window, or a runner without lanes: fixed warm-up
 }
 
 }  // namespace conpar::harness

@@ -30,7 +30,6 @@ struct load_window {
   clock::time_point measure_from;
   clock::time_point stop;
 
-  [[nodiscard]] static load_window starting_now(clock::duration warmup, clock::duration measure) noexcept;
   [[nodiscard]] double measured_seconds() const noexcept {
     return std::chrono::duration<double>(stop - measure_from).count();
   }
@@ -108,23 +107,55 @@ struct id_block {
 
 // What the lanes of a cell share: the window, the next request id, the open loop's schedule, the stop flag. Plain
 // data and lock-free atomics, so it can live in shared memory, where worker processes run lanes on it (procs).
+//
+// A closed loop's measured window opens once the fixed warm-up has passed AND every lane has completed a request
+// (10,000 connections take longer to open than any fixed warm-up), but at the latest k_max_warmup after the fixed
+// one; it then lasts the planned time. Until it opens, it starts and ends at time_point::max(): nothing counts.
 struct load_state {
+  // How long a closed loop waits past its fixed warm-up for every lane's first completion.
+  static constexpr clock::duration k_max_warmup = std::chrono::seconds(5);
+
   workloads::request prototype{};
-  load_window window{};  // empty until begin(): nothing is issued
+  clock::time_point start{};                       // when begin() opened the cell
+  clock::time_point warmup_end{};                  // the fixed warm-up's end: the earliest the window opens
+  clock::duration measure{0};                      // the measured window's length
   clock::time_point deadline = clock::time_point::max();
   clock::time_point stall_at = clock::time_point::max();
   clock::duration stall{0};
   const clock::duration* due = nullptr;  // open loop: request id -> due time after the window's start
   std::uint64_t limit = std::numeric_limits<std::uint64_t>::max();
   unsigned concurrency = 1;
+  unsigned lanes = 0;  // lanes that must each complete a request before the window opens (0: fixed warm-up only)
   bool open = false;
   // Own cache line: every claim writes it, and nothing else should pay for that.
   alignas(64) std::atomic<std::uint64_t> next_id{0};
+  // Read by every completion, written once when the window opens.
+  alignas(64) std::atomic<clock::rep> measure_from_ticks{clock::time_point::max().time_since_epoch().count()};
+  std::atomic<clock::rep> stop_ticks{clock::time_point::max().time_since_epoch().count()};
+  std::atomic<unsigned> warm{0};  // lanes that have completed a request
+  std::atomic<bool> window_open{false};
   alignas(64) std::atomic<bool> stop{false};  // set by the owner: a worker process sees no SIGINT of its own
   std::atomic<bool> stalled{false};
 
   // The plain fields of `o`, with the atomics reset: a cell's load as it is before its window opens.
   void configure_like(const load_state& o) noexcept;
+
+  // The window as it stands: before it opens, measure_from and stop are time_point::max().
+  [[nodiscard]] load_window window() const noexcept {
+    return {start, clock::time_point(clock::duration(measure_from_ticks.load(std::memory_order_relaxed))),
+            clock::time_point(clock::duration(stop_ticks.load(std::memory_order_relaxed)))};
+  }
+  // Opens the measured window at max(the fixed warm-up's end, `now`), once.
+  void open_window(clock::time_point now) noexcept {
+    if (window_open.exchange(true, std::memory_order_acq_rel)) return;
+    const auto from = std::max(warmup_end, now);
+    stop_ticks.store((from + measure).time_since_epoch().count(), std::memory_order_relaxed);
+    measure_from_ticks.store(from.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  // A lane's first completion: the last lane to complete one opens the window.
+  void lane_warm(clock::time_point now) noexcept {
+    if (warm.fetch_add(1, std::memory_order_relaxed) + 1 >= lanes) open_window(now);
+  }
 
   [[nodiscard]] bool stopping() const noexcept {
     return stop.load(std::memory_order_relaxed) || interrupt_signal() != 0;
@@ -132,7 +163,9 @@ struct load_state {
   // Up to `n` ids, or none once the window has closed, the load was stopped or the limit reached. Every id
   // claimed is issued by its lane, even past the window's end, so the issued ids are always 0 .. issued() - 1.
   [[nodiscard]] std::optional<id_block> claim(clock::time_point now, std::uint64_t n) noexcept {
-    if (now >= window.stop || stopping()) return std::nullopt;
+    if (!window_open.load(std::memory_order_relaxed) && now >= warmup_end + k_max_warmup) open_window(now);
+    if (now >= clock::time_point(clock::duration(stop_ticks.load(std::memory_order_relaxed))) || stopping())
+      return std::nullopt;
     if (now >= stall_at && !stalled.exchange(true, std::memory_order_relaxed)) std::this_thread::sleep_for(stall);
     // relaxed: the ids only have to be unique; a request's data is built locally from its id
     const std::uint64_t first = next_id.fetch_add(n, std::memory_order_relaxed);
@@ -141,7 +174,7 @@ struct load_state {
   }
   // When request `id` is due: at `now` (its issue) in a closed loop, at its scheduled time in an open one.
   [[nodiscard]] clock::time_point due_time(std::uint64_t id, clock::time_point now) const noexcept {
-    return open ? window.start + due[id] : now;
+    return open ? start + due[id] : now;
   }
   [[nodiscard]] workloads::request make(std::uint64_t id) const noexcept {
     workloads::request r = prototype;
@@ -191,7 +224,12 @@ class load_driver {
   // schedule copied to `schedule` (as long as schedule()); call before begin(). state() is then `where`.
   void share(load_state& where, std::span<clock::duration> schedule) noexcept;
 
-  // Opens the window. A runner calls it once its set-up is done, right before it issues the first request,
+  // A closed loop's measured window opens only once each of `n` lanes has completed a request (see load_state);
+  // a runner that runs its requests on lane objects says how many before begin(). Open loops keep their schedule's
+  // window: the fixed warm-up only.
+  void expect_lanes(unsigned n) noexcept { m_live->lanes = n; }
+
+  // Opens the cell. A runner calls it once its set-up is done, right before it issues the first request,
   // so set-up (starting threads, waking processes) is never counted as time without completions.
   // It also snapshots this process's resource usage, so CPU time and wall time cover the same interval.
   void begin();
@@ -224,7 +262,7 @@ class load_driver {
 
   [[nodiscard]] load_state& state() noexcept { return *m_live; }
   [[nodiscard]] std::uint64_t issued() const noexcept { return m_live->issued(); }
-  [[nodiscard]] const load_window& window() const noexcept { return m_live->window; }
+  [[nodiscard]] load_window window() const noexcept { return m_live->window(); }
   [[nodiscard]] unsigned concurrency() const noexcept { return m_live->concurrency; }
   [[nodiscard]] const workloads::workload_spec& spec() const noexcept { return m_spec; }
 
