@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -142,7 +145,7 @@ TEST(Cli, TooFewDescriptorsForTheConnectionsIsAnErrorRowNamingTheLimit) {
     if (name.find("concurrency:1000/") != std::string::npos) {
       EXPECT_TRUE(b.value("error_occurred", false)) << name;
       const std::string why = b.value("error_message", "");
-      EXPECT_NE(why.find("1000 requests in flight need 1064 open descriptors"), std::string::npos) << why;
+      EXPECT_NE(why.find("1000 requests in flight need 1000 more open descriptors"), std::string::npos) << why;
       EXPECT_NE(why.find("RLIMIT_NOFILE; hard limit 256"), std::string::npos) << why;
     } else {
       EXPECT_EQ(b["validated"], 1) << name;
@@ -213,6 +216,30 @@ TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
   ASSERT_EQ(o.code, 0);
   EXPECT_NE(o.output.find("sleep/coro/workers:1/concurrency:10000/wait_us:10000"), std::string::npos) << o.output;
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Issue 16 #9: the check counted only the cell's own connections against the limit, so under a limit of 256 a
+// threads cell's 192 connections, still open, plus a procs cell's 192 passed it, and the procs cell hung until
+// the watchdog. The check counts what is open now (/proc/self/fd): the procs cell runs, or is refused at once.
+TEST(Cli, TheDescriptorCheckCountsConnectionsEarlierCellsLeftOpen) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_json("nofile_open");
+  const auto start = std::chrono::steady_clock::now();
+  const outcome o = conpar("run --suite smoke --workload tcp --runner threads,procs --concurrency 192 --cell-timeout 20 "
+                           "--out " + out.string(),
+                           "ulimit -n 256 && ");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20)) << "no cell waits for the watchdog";
+  ASSERT_TRUE(o.code == 0 || o.code == 3) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  ASSERT_EQ(doc["benchmarks"].size(), 2u);
+  for (const auto& b : doc["benchmarks"]) {
+    const std::string name = b["name"];
+    const std::string why = b.value("error_message", "");
+    const bool refused = why.find("are open in this process now (/proc/self/fd), but it may open 256") != std::string::npos;
+    EXPECT_TRUE(b.value("validated", 0) == 1 || refused) << name << ": " << why;
+  }
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the tcp server and the workers do not outlive the run";
 }
 
 }  // namespace
