@@ -68,7 +68,7 @@ TEST(Cli, BadInputIsExitTwoWithAMessageNamingIt) {
       {"run --rate-fraction 100", "rate-fraction"},
       {"run --arrival uniform", "arrival"},
       {"run --workload sleep --filter rate_fraction", "which the selection leaves out"},
-      {"run --param work_us=abc", "not a number"},
+      {"run --param work_us=abc", "not a finite number"},
       {"run --param work_us=-1", "work_us"},
       {"run --param nosuch=1", "nosuch"},
       {"run --bogus", "bogus"},
@@ -179,12 +179,12 @@ TEST(Cli, AThrowingWorkloadIsAnErrorRowUnderEveryRunnerAndTheRunGoesOn) {
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
-TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
+TEST(Cli, UnwritableResultsPathIsExitTwoBeforeAnyWorkAndKeepsTheOldFile) {
   const conpar::test_support::leak_check leaks;
   const fs::path blocker = temp_json("blocker");
   { std::ofstream(blocker) << "keep"; }
   const outcome o = conpar(std::string(k_tiny) + " --out " + (blocker / "results.json").string());
-  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_EQ(o.code, 2) << o.output;
   EXPECT_NE(o.output.find("cannot write results"), std::string::npos) << o.output;
   std::ifstream in(blocker);
   std::string text;
@@ -215,6 +215,115 @@ TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
   const outcome o = conpar("run --list --workload sleep --runner coro");
   ASSERT_EQ(o.code, 0);
   EXPECT_NE(o.output.find("sleep/coro/workers:1/concurrency:10000/wait_us:10000"), std::string::npos) << o.output;
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Issue 16 #4: NaN passed every CLI::Range (each comparison with it is false), std::stod read "nan" and "inf",
+// and a value past a double's range overflowed. Each is exit 2 naming the option and the value.
+TEST(Cli, NonFiniteOrHugeFloatsAreExitTwoNamingTheOptionAndValue) {
+  const char* cases[][2] = {
+      {"--duration", "nan"},      {"--warmup", "nan"},        {"--rate", "nan"},         {"--rate-fraction", "nan"},
+      {"--cell-timeout", "nan"},  {"--duration", "inf"},     {"--warmup", "-inf"},
+      {"--cell-timeout", "1e400"}, {"--rate", "1000,nan"},     {"--duration", "NAN"},     {"--rate", "infinity"},
+      {"--duration", "0x1p-3"},
+  };
+  for (const auto& [option, value] : cases) {
+    const outcome o = conpar("run --list " + std::string(option) + " " + value);
+    EXPECT_EQ(o.code, 2) << option << " " << value << "\n" << o.output;
+    EXPECT_NE(o.output.find(std::string(option) + ": '" + (std::string(value).find(',') == std::string::npos
+                                                                ? value : "nan") + "'"),
+              std::string::npos)
+        << o.output;
+  }
+  for (const char* value : {"nan", "inf", "-inf", "1e999"}) {
+    const outcome o = conpar("run --list --param work_us=" + std::string(value));
+    EXPECT_EQ(o.code, 2) << value << "\n" << o.output;
+    EXPECT_NE(o.output.find("--param work_us=" + std::string(value) + ": '" + value + "' is not a finite number"),
+              std::string::npos)
+        << o.output;
+  }
+}
+
+// Issue 16 #13: the README says an empty filter is bad input; it ran every cell.
+TEST(Cli, AnEmptyFilterIsExitTwo) {
+  const outcome o = conpar("run --list --filter ''");
+  EXPECT_EQ(o.code, 2) << o.output.substr(0, 300);
+  EXPECT_NE(o.output.find("invalid --filter regex '': it is empty"), std::string::npos) << o.output.substr(0, 300);
+}
+
+// Issue 16 #12: a 100,000-character filter overflowed std::regex's recursive compiler (a segfault), and
+// (.*)*(.*)*z backtracked for minutes. The first is refused by its length, the second answered at once.
+TEST(Cli, AnOverlongFilterIsRefusedAndAPathologicalOneAnsweredQuickly) {
+  const outcome longest = conpar("run --list --filter " + std::string(100000, 'a'));
+  EXPECT_EQ(longest.code, 2) << longest.output.substr(0, 300);
+  EXPECT_NE(longest.output.find("100000 characters, more than the limit of 512"), std::string::npos)
+      << longest.output.substr(0, 300);
+  std::string nested;
+  while (nested.size() + 5 <= 512) nested += "(.*)*";
+  const std::pair<std::string, int> cases[] = {{"(.*)*(.*)*z", 2}, {nested, 0}};  // matches nothing; every cell
+  for (const auto& [filter, code] : cases) {
+    const auto start = std::chrono::steady_clock::now();
+    const outcome o = conpar("run --list --filter '" + filter + "'");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << filter;
+    EXPECT_EQ(o.code, code) << filter << "\n" << o.output.substr(0, 300);
+  }
+}
+
+// Issue 16 #14: --workers above the pools' cap (1,000) was dropped silently from the pool runners (seq and coro
+// still ran), or left "the selection matches no cell" without naming the cap.
+TEST(Cli, WorkersAboveTheCapAreExitTwoNamingTheCap) {
+  for (const char* args : {"run --list --workers 2000", "run --list --runner threads --workers 1001",
+                           "run --list --workers 4,4096"}) {
+    const outcome o = conpar(args);
+    EXPECT_EQ(o.code, 2) << args << "\n" << o.output.substr(0, 300);
+    EXPECT_NE(o.output.find("workers must be 1 to 1000 (the cap on a pool's threads or processes"), std::string::npos)
+        << args << "\n" << o.output.substr(0, 300);
+  }
+  EXPECT_EQ(conpar("run --list --runner threads --workers 1000 --workload cpu").code, 0);
+}
+
+// Issue 16 #10: --rate 0.001 implied a window of 150,000 s (150 arrivals) without a word.
+TEST(Cli, AnOpenLoopWindowPastTheBoundIsExitTwoNamingTheRate) {
+  const outcome o = conpar("run --list --workload sleep --runner coro --rate 1000,0.001");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_NE(o.output.find("--rate 0.001: an open-loop window holds 150 arrivals, 150000 s at this rate, over the "
+                          "limit of 3600 s"),
+            std::string::npos)
+      << o.output;
+  EXPECT_EQ(conpar("run --list --workload sleep --runner coro --rate 0.05").code, 0) << "3000 s: inside the bound";
+}
+
+// Issue 16 #11: a bad --out was found only after the whole run, throwing every measurement away. Now each is
+// exit 2 naming the target before anything runs, and a device, a directory or a symlink is left as it was.
+TEST(Cli, ABadOutIsExitTwoBeforeAnyWorkAndNothingIsReplaced) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path dir = temp_json("outdir");
+  fs::create_directories(dir);
+  const fs::path kept = dir / "kept.json";
+  { std::ofstream(kept) << "keep"; }
+  fs::create_symlink("/dev/null", dir / "to_null.json");
+  fs::create_symlink(kept, dir / "to_kept.json");
+  fs::create_directories(dir / "locked");
+  fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+  std::vector<fs::path> targets = {dir, "/dev/full", "/dev/null", dir / "to_null.json", dir / "to_kept.json",
+                                   kept / "under_a_file.json", "/proc/conpar_results.json"};
+  if (::geteuid() != 0) targets.push_back(dir / "locked" / "r.json");  // root writes there anyway
+  for (const fs::path& target : targets) {
+    const outcome o = conpar(std::string(k_tiny) + " --out " + target.string());
+    EXPECT_EQ(o.code, 2) << target << "\n" << o.output;
+    EXPECT_NE(o.output.find("cannot write results to " + target.string() + ": "), std::string::npos) << o.output;
+    EXPECT_EQ(o.output.find("[1/"), std::string::npos) << target << ": no cell may run first\n" << o.output;
+  }
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  EXPECT_TRUE(fs::is_symlink(dir / "to_null.json"));
+  EXPECT_TRUE(fs::is_symlink(dir / "to_kept.json"));
+  std::ifstream in(kept);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "keep");
+  fs::permissions(dir / "locked", fs::perms::owner_all);
+  fs::remove_all(dir);
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
