@@ -8,11 +8,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -32,10 +36,14 @@ namespace {
 using namespace conpar;
 
 // Exit codes (README "Exit codes"): 0 ok, 1 results could not be written, 2 bad input, 3 benchmark errors,
-// 128 + N interrupted by signal N (130 SIGINT, 143 SIGTERM).
+// 128 + N interrupted by signal N (129 SIGHUP, 130 SIGINT, 141 SIGPIPE, 143 SIGTERM).
 constexpr int k_exit_write_failed = 1;  // also: the workloads' data could not be made (out of memory)
 constexpr int k_exit_bad_input = 2;
 constexpr int k_exit_benchmark_errors = 3;
+
+// The longest open-loop window a --rate may imply: the --duration bound. Below 1.5 x min_window_requests /
+// this rate (0.042/s at the defaults) a window would run for hours or days, most of it waiting.
+constexpr double k_max_window_s = 3600;
 
 // memcpy's buffers: far past any last-level cache, so the copy runs at memory speed.
 constexpr std::size_t k_memcpy_bytes = std::size_t{256} << 20;
@@ -44,7 +52,7 @@ struct run_command {
   std::string suite = "default";
   harness::selection sel;
   std::vector<std::string> params;  // name=value
-  std::string filter;
+  std::optional<std::string> filter;  // set when given, even empty: build_matrix refuses an empty one
   double duration_s = -1, warmup_s = -1;
   double cell_timeout_s = 60;
   int repetitions = -1;
@@ -56,42 +64,65 @@ struct run_command {
   double stall_ms_for_test = 0;
 };
 
+// The one way a float option (and a --param value) is read: the whole text, a finite number in [lo, hi].
+// CLI::Range let NaN through (every comparison with it is false) and std::stod reads "nan" and "inf".
+std::optional<double> finite_in(const std::string& text, double lo, double hi) {
+  double v = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc{} || stop != end || !std::isfinite(v) || v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+// CLI11 puts the option's name before the message: "--duration: 'nan' is not a finite number in [0.001, 3600]".
+CLI::Validator finite_range(double lo, double hi) {
+  const std::string range = "[" + workloads::format_number(lo) + ", " + workloads::format_number(hi) + "]";
+  return CLI::Validator(
+      [=](std::string& text) {
+        return finite_in(text, lo, hi) ? std::string() : "'" + text + "' is not a finite number in " + range;
+      },
+      "NUMBER in " + range);
+}
+
 void add_run_options(CLI::App& run, run_command& cmd) {
   run.add_option("--suite", cmd.suite, "default (the full suite) or smoke (every cell, tiny durations)")
       ->check(CLI::IsMember({"default", "smoke"}));
   run.add_option("--workload", cmd.sel.workloads, "workloads to run (default: all)")->delimiter(',');
   run.add_option("--runner", cmd.sel.runners, "runners to run: seq, coro, threads, procs (default: all)")->delimiter(',');
-  // Past 4,096 threads or processes a machine measures its scheduler and its process table, not a runner.
-  run.add_option("--workers", cmd.sel.workers, "worker levels, replacing the sweeps' (e.g. 1,2,4; at most 4096)")
-      ->delimiter(',')->check(CLI::Range(1u, 4096u));
+  // build_matrix checks the levels against the pools' cap (runners::k_worker_pool_cap), naming it.
+  run.add_option("--workers", cmd.sel.workers,
+                 "worker levels, replacing the sweeps' (e.g. 1,2,4; at most " +
+                     std::to_string(runners::k_worker_pool_cap) + ")")
+      ->delimiter(',');
   run.add_option("--concurrency", cmd.sel.concurrency, "requests in flight, replacing the sweeps' (e.g. 1,100; at most 100000)")
       ->delimiter(',')->check(CLI::Range(1u, 100000u));
   run.add_option("--rate", cmd.sel.rates,
                  "open loop at these offered rates, requests/s (e.g. 1000,5000); replaces the closed-loop cells")
-      ->delimiter(',')->check(CLI::Range(0.001, 1e7));
+      ->delimiter(',')->check(finite_range(0.001, 1e7));
   run.add_option("--rate-fraction", cmd.sel.rate_fractions,
                  "open loop at these fractions of each cell's closed-loop peak (e.g. 0.5,0.9); the closed-loop cells "
                  "run first")
-      ->delimiter(',')->check(CLI::Range(0.001, 10.0));
+      ->delimiter(',')->check(finite_range(0.001, 10.0));
   run.add_option("--arrival", cmd.arrival, "open-loop arrivals: poisson (default, seeded) or constant (evenly spaced)")
       ->check(CLI::IsMember({"poisson", "constant"}));
   run.add_option("--seed", cmd.seed, "seed of the Poisson arrival schedule (default 1)");
   run.add_option("--param", cmd.params, "workload parameter NAME=VALUE (e.g. work_us=50), repeatable");
-  run.add_option("--filter", cmd.filter, "ECMAScript regex; only cells whose name it matches");
+  run.add_option("--filter", cmd.filter,
+                 "ECMAScript regex; only cells whose name it matches (not empty, at most 512 characters, no {m,n})");
   run.add_option("--duration", cmd.duration_s, "measured seconds per repetition (default 0.3; smoke 0.05)")
-      ->check(CLI::Range(0.001, 3600.0));
+      ->check(finite_range(0.001, 3600.0));
   run.add_option("--warmup", cmd.warmup_s, "unmeasured seconds before each window (default 0.1; smoke 0.2)")
-      ->check(CLI::Range(0.0, 3600.0));
+      ->check(finite_range(0.0, 3600.0));
   run.add_option("--cell-timeout", cmd.cell_timeout_s,
                  "watchdog: seconds after a window closes before its unfinished requests are abandoned and the "
                  "cell fails (default 60, below CTest's timeouts)")
-      ->check(CLI::Range(0.01, 86400.0));
+      ->check(finite_range(0.01, 86400.0));
   run.add_option("--repetitions", cmd.repetitions, "repetitions per cell (default 5; smoke 1)")
       ->check(CLI::Range(1, 1000));
   run.add_option("--out", cmd.out, "results file (default results/latest/<suite>.json)");
   run.add_flag("--list", cmd.list, "print the cells and exit");
   run.add_flag("--test-corrupt-checksum", cmd.corrupt_checksum_for_test)->group("");  // test-only, hidden
-  run.add_option("--test-stall-ms", cmd.stall_ms_for_test)->group("")->check(CLI::Range(0.0, 10000.0));  // test-only
+  run.add_option("--test-stall-ms", cmd.stall_ms_for_test)->group("")->check(finite_range(0.0, 10000.0));  // test-only
   run.allow_extras();  // --benchmark_* flags go to Google Benchmark
 }
 
@@ -100,16 +131,11 @@ workloads::param_values parse_params(const std::vector<std::string>& raw) {
   for (const std::string& p : raw) {
     const auto eq = p.find('=');
     if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--param wants NAME=VALUE, got '" + p + "'");
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(p.substr(eq + 1), &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != p.size() - eq - 1)
-      throw std::invalid_argument("--param " + p + ": '" + p.substr(eq + 1) + "' is not a number");
-    out.emplace_back(p.substr(0, eq), v);
+    // The workload checks each parameter's own range (resolve_params).
+    const std::string text = p.substr(eq + 1);
+    const auto v = finite_in(text, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
+    if (!v) throw std::invalid_argument("--param " + p + ": '" + text + "' is not a finite number");
+    out.emplace_back(p.substr(0, eq), *v);
   }
   return out;
 }
@@ -148,16 +174,58 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
   };
 }
 
+harness::run_options options_of(const run_command& cmd) {
+  harness::run_options o;
+  const bool smoke = cmd.suite == "smoke";
+  o.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.05 : 0.3);
+  o.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : 0.1;
+  o.cell_timeout_s = cmd.cell_timeout_s;
+  o.arrivals = cmd.arrival == "constant" ? harness::arrival::constant : harness::arrival::poisson;
+  o.seed = cmd.seed;
+  o.stall_ms_for_test = cmd.stall_ms_for_test;
+  o.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
+  o.min_window_requests = smoke ? 5 : 100;  // smoke checks that cells run, not their numbers
+  o.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;
+  return o;
+}
+
+// An open-loop window holds 1.5 x min_window_requests arrivals (cell_bench.cpp's measure); a --rate low enough
+// makes that days of waiting. Refused here, naming the option, rather than found out a day later.
+void check_open_loop_windows(const std::vector<double>& rates, const harness::run_options& o) {
+  const double arrivals = 1.5 * o.min_window_requests;
+  for (const double rate : rates)
+    if (arrivals / rate > k_max_window_s)
+      throw std::invalid_argument("--rate " + workloads::format_number(rate) + ": an open-loop window holds " +
+                                  workloads::format_number(arrivals) + " arrivals, " +
+                                  workloads::format_number(arrivals / rate) + " s at this rate, over the limit of " +
+                                  workloads::format_number(k_max_window_s) + " s; the lowest rate is " +
+                                  workloads::format_number(arrivals / k_max_window_s) + "/s");
+}
+
+// The cells, the options and the results file, all checked before anything starts: bad input (exit 2) never
+// costs a measurement. Throws std::invalid_argument naming the problem.
+std::vector<harness::cell> check_run(run_command& cmd, const std::vector<std::string>& extras,
+                                     const std::vector<std::unique_ptr<runners::runner>>& all, unsigned cores,
+                                     const harness::run_options& options, const std::filesystem::path& out) {
+  for (const auto& e : extras)
+    if (e.rfind("--benchmark_", 0) != 0) throw std::invalid_argument("unknown option '" + e + "'");
+  cmd.sel.params = parse_params(cmd.params);
+  cmd.sel.filter = cmd.filter;
+  std::vector<harness::cell> cells = harness::build_matrix(cmd.sel, all, cores);
+  check_open_loop_windows(cmd.sel.rates, options);
+  if (!cmd.list) harness::check_results_target(out);
+  return cells;
+}
+
 int run_suite(run_command& cmd, const std::vector<std::string>& extras, const char* argv0) {
   std::vector<std::unique_ptr<runners::runner>> all = runners::make_runners();
   const unsigned cores = harness::available_cores();
+  harness::bench_session session;
+  session.options = options_of(cmd);
+  const std::filesystem::path out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
   std::vector<harness::cell> cells;
   try {
-    for (const auto& e : extras)
-      if (e.rfind("--benchmark_", 0) != 0) throw std::invalid_argument("unknown option '" + e + "'");
-    cmd.sel.params = parse_params(cmd.params);
-    if (!cmd.filter.empty()) cmd.sel.filter = cmd.filter;
-    cells = harness::build_matrix(cmd.sel, all, cores);
+    cells = check_run(cmd, extras, all, cores, session.options, out);
   } catch (const std::invalid_argument& e) {
     std::cerr << "conpar run: " << e.what() << "\n";
     return k_exit_bad_input;
@@ -166,19 +234,6 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
     for (const auto& c : cells) std::cout << c.name << "\n";
     return 0;
   }
-
-  harness::bench_session session;
-  const bool smoke = cmd.suite == "smoke";
-  session.options.duration_s = cmd.duration_s > 0 ? cmd.duration_s : (smoke ? 0.05 : 0.3);
-  session.options.warmup_s = cmd.warmup_s >= 0 ? cmd.warmup_s : 0.1;
-  session.options.cell_timeout_s = cmd.cell_timeout_s;
-  session.options.arrivals = cmd.arrival == "constant" ? harness::arrival::constant : harness::arrival::poisson;
-  session.options.seed = cmd.seed;
-  session.options.stall_ms_for_test = cmd.stall_ms_for_test;
-  session.options.repetitions = cmd.repetitions > 0 ? cmd.repetitions : (smoke ? 1 : 5);
-  session.options.min_window_requests = smoke ? 5 : 100;  // smoke checks that cells run, not their numbers
-  session.options.corrupt_checksum_for_test = cmd.corrupt_checksum_for_test;
-  const std::filesystem::path out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
 
   // Google Benchmark's flags are checked before anything starts (calibration, worker processes).
   std::vector<std::string> flags = {argv0, "--benchmark_repetitions=" + std::to_string(session.options.repetitions),

@@ -28,6 +28,40 @@ std::vector<load_point> loads_from(const selection& sel, const std::vector<load_
   return loads;
 }
 
+// --filter is matched by libstdc++'s polynomial (Thompson-style, breadth-first) executor, not its backtracking
+// one: a pattern such as (.*)*(.*)*z took minutes against one name. That executor's cost grows with the
+// automaton's size, which the length limit and the ban on counted repetition ({m,n} copies its operand m to n
+// times) keep small; the length limit also bounds the compiler's recursion (100,000 characters overflowed the
+// stack). Back-references have no polynomial form, so libstdc++ refuses them.
+constexpr std::size_t k_filter_max_chars = 512;
+
+std::regex compile_filter(const std::string& filter) {
+  std::string shown = filter.substr(0, 80);  // a 100,000-character filter is named, not printed
+  if (shown.size() < filter.size()) shown += "...";
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("invalid --filter regex '" + shown + "': " + why);
+  };
+  if (filter.empty()) throw bad("it is empty (leave --filter out to run every cell)");
+  if (filter.size() > k_filter_max_chars)
+    throw bad(std::to_string(filter.size()) + " characters, more than the limit of " +
+              std::to_string(k_filter_max_chars));
+  for (std::size_t i = 0; i < filter.size(); ++i) {
+    if (filter[i] == '\\') ++i;  // an escaped character, \{ included, is a literal
+    else if (filter[i] == '{') throw bad("counted repetition {m,n} is not supported (write \\{ for a brace)");
+  }
+  constexpr auto k_flags = std::regex::ECMAScript | std::regex::nosubs | std::regex_constants::__polynomial;
+  try {
+    (void)std::regex(filter, k_flags);  // alone first, so that "a)|(b" cannot regroup the wrapper below
+    // A whole-name match of "anything, the filter, anything" is a search in one pass over the name, where
+    // regex_search would start over at every position. ^ and $ keep their meaning: only the ends match them.
+    std::string wrapped = "[\\s\\S]*(?:";
+    wrapped.append(filter).append(")[\\s\\S]*");
+    return std::regex(wrapped, k_flags);
+  } catch (const std::regex_error& e) {
+    throw bad(e.what());
+  }
+}
+
 // What a runner of this shape runs when a sweep asks for `p`; nullopt when the level does not apply.
 std::optional<load_point> adapt(runners::runner_shape shape, load_point p) {
   switch (shape) {
@@ -38,6 +72,18 @@ std::optional<load_point> adapt(runners::runner_shape shape, load_point p) {
       return p;
   }
   return std::nullopt;
+}
+
+// The user's load levels, checked before any cell is made: a worker level above the pools' cap would otherwise
+// be dropped from every pool runner without a word.
+void check_levels(const selection& sel) {
+  for (const unsigned w : sel.workers)
+    if (w == 0 || w > runners::k_worker_pool_cap)
+      throw std::invalid_argument("--workers " + std::to_string(w) + ": workers must be 1 to " +
+                                  std::to_string(runners::k_worker_pool_cap) +
+                                  " (the cap on a pool's threads or processes, runners::k_worker_pool_cap)");
+  for (const unsigned c : sel.concurrency)
+    if (c == 0) throw std::invalid_argument("--concurrency 0: concurrency must be at least 1");
 }
 
 }  // namespace
@@ -56,14 +102,9 @@ std::vector<cell> build_matrix(const selection& sel, const std::vector<std::uniq
       for (const auto& x : all_runners) known += " " + std::string(x->name());
       throw std::invalid_argument("unknown runner '" + r + "' (known:" + known + ")");
     }
+  check_levels(sel);
   std::optional<std::regex> filter;
-  if (sel.filter) {
-    try {
-      filter.emplace(*sel.filter);
-    } catch (const std::regex_error& e) {
-      throw std::invalid_argument("invalid --filter regex '" + *sel.filter + "': " + e.what());
-    }
-  }
+  if (sel.filter) filter = compile_filter(*sel.filter);
 
   std::vector<cell> cells;
   std::set<std::string> seen;
@@ -89,8 +130,6 @@ std::vector<cell> build_matrix(const selection& sel, const std::vector<std::uniq
       for (const auto& r : all_runners) {
         if (!wanted(sel.runners, r->name())) continue;
         for (const load_point requested : loads_from(sel, point.loads)) {
-          if (requested.workers == 0 || requested.concurrency == 0)
-            throw std::invalid_argument("workers and concurrency must be at least 1");
           const auto load = adapt(r->shape(), requested);
           if (!load) continue;
           const std::string base = std::string(def.name) + "/" + std::string(r->name()) + "/workers:" +
@@ -98,7 +137,7 @@ std::vector<cell> build_matrix(const selection& sel, const std::vector<std::uniq
           std::string shape;
           for (const auto& [k, v] : params) shape += "/" + k + ":" + workloads::format_number(v);
           const auto add = [&](cell c) {
-            if (filter && !std::regex_search(c.name, *filter)) return;
+            if (filter && !std::regex_match(c.name, *filter)) return;
             if (seen.insert(c.name).second) {
               cells.push_back(std::move(c));
               return;

@@ -38,11 +38,13 @@ struct selection {
   workloads::param_values params;
   std::vector<double> rates;           // open loop at these absolute rates (no closed-loop cells then)
   std::vector<double> rate_fractions;  // open loop at these fractions of each closed-loop peak
-  std::optional<std::string> filter;   // ECMAScript regex searched in cell names
+  std::optional<std::string> filter;   // ECMAScript regex searched in cell names (see build_matrix)
 };
 
 // Expands the selection into cells, in a stable order. Throws std::invalid_argument naming the problem
-// (unknown workload or runner, bad parameter, invalid regex, a filter that matches nothing).
+// (unknown workload or runner, bad parameter, a worker level above runners::k_worker_pool_cap, a filter that
+// is empty, invalid, longer than 512 characters, uses {m,n} or a back-reference, or matches nothing). The
+// filter is matched in time linear in the name, whatever the pattern.
 [[nodiscard]] std::vector<cell> build_matrix(const selection& sel,
                                              const std::vector<std::unique_ptr<runners::runner>>& runners,
                                              unsigned cores);

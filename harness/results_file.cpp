@@ -1,12 +1,14 @@
 #include "harness/results_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <regex>
 #include <stdexcept>
+#include <utility>
 
 namespace conpar::harness {
 namespace {
@@ -17,6 +19,35 @@ constexpr std::string_view k_manual_suffix = "/manual_time";
 std::string strip_suffix(std::string name) {
   if (const auto at = name.find(k_manual_suffix); at != std::string::npos) name.erase(at, k_manual_suffix.size());
   return name;
+}
+
+// Why `path` cannot be the results file, or "": it may be absent or a regular file, nothing else. lstat, not
+// stat: a symbolic link is refused as what it is, whatever it points to.
+std::string target_problem(const std::filesystem::path& path) {
+  if (!path.has_filename()) return "it names a folder, not a file";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? "" : std::strerror(errno);
+  if (S_ISREG(st.st_mode)) return "";
+  if (S_ISDIR(st.st_mode)) return "it is a directory";
+  if (S_ISLNK(st.st_mode)) return "it is a symbolic link (give the path it points to)";
+  return "it exists and is not a regular file (a device, FIFO or socket is never replaced)";
+}
+
+// The folder the temporary file and `path` live in, made if missing; "" when it was, else why not.
+std::string make_folder(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  return ec ? "cannot create " + path.parent_path().string() + ": " + ec.message() : "";
+}
+
+std::filesystem::path temp_beside(const std::filesystem::path& path) {
+  return path.string() + ".tmp." + std::to_string(::getpid());
+}
+
+// Opens the temporary file beside `path`, exclusively: a leftover of the same name is never written through.
+int open_temp(const std::filesystem::path& tmp) {
+  ::unlink(tmp.c_str());  // a previous run of this pid's, killed before it renamed
+  return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 }
 
 }  // namespace
@@ -50,44 +81,45 @@ void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector
   doc["context"]["noise_cv_limit"] = k_noise_cv_limit;
 }
 
-void write_atomically(const std::filesystem::path& path, const std::string& content) {
-  const auto fail = [&](const std::string& what, const std::filesystem::path& tmp) {
-    const int err = errno;
-    if (!tmp.empty()) ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write results to " + path.string() + ": " + what + ": " + std::strerror(err));
+void check_results_target(const std::filesystem::path& path) {
+  const auto refuse = [&](const std::string& why) {
+    throw std::invalid_argument("cannot write results to " + path.string() + ": " + why);
   };
-  std::error_code ec;
-  // rename() would replace a device or FIFO (say /dev/null, as root) with a regular file: refuse.
-  if (const auto st = std::filesystem::status(path, ec); !ec && std::filesystem::exists(st) &&
-                                                        !std::filesystem::is_regular_file(st)) {
-    errno = EINVAL;
-    fail("it exists and is not a regular file", {});
-  }
-  ec.clear();
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) {
-    errno = ec.value();
-    fail("cannot create " + path.parent_path().string(), {});
-  }
-  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("open " + tmp.string(), {});
-  std::size_t done = 0;
-  while (done < content.size()) {
+  if (path.empty()) refuse("the path is empty");
+  if (auto why = target_problem(path); !why.empty()) refuse(why);
+  if (auto why = make_folder(path); !why.empty()) refuse(why);
+  // The only sure test that the folder takes a new file (permissions, a read-only file system, root's
+  // rights) is to make one.
+  const auto tmp = temp_beside(path);
+  const int fd = open_temp(tmp);
+  if (fd < 0) refuse(std::string("cannot create a file beside it: ") + std::strerror(errno));
+  ::close(fd);
+  ::unlink(tmp.c_str());
+}
+
+void write_atomically(const std::filesystem::path& path, const std::string& content) {
+  const auto tmp = temp_beside(path);
+  int fd = -1;
+  const auto fail = [&](const std::string& what) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write results to " + path.string() + ": " + what);
+  };
+  const auto fail_errno = [&](const char* step) { fail(std::string(step) + ": " + std::strerror(errno)); };
+  if (auto why = target_problem(path); !why.empty()) fail(why);
+  if (auto why = make_folder(path); !why.empty()) fail(why);
+  fd = open_temp(tmp);
+  if (fd < 0) fail_errno("cannot create a file beside it");
+  for (std::size_t done = 0; done < content.size();) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      fail("write", tmp);
-    }
+    if (n < 0) fail_errno("write");
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 && errno != EINVAL) {  // EINVAL: special files such as /dev/null cannot sync
-    ::close(fd);
-    fail("fsync", tmp);
-  }
-  if (::close(fd) != 0) fail("close", tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", tmp);
+  if (::fsync(fd) != 0) fail_errno("fsync");
+  const int closing = std::exchange(fd, -1);
+  if (::close(closing) != 0) fail_errno("close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail_errno("rename");
 }
 
 }  // namespace conpar::harness

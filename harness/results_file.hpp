@@ -24,8 +24,14 @@ inline constexpr double k_noise_cv_limit = 0.05;
 // marks cells whose throughput CV exceeds k_noise_cv_limit (`noisy` on every row of the cell).
 void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector<nlohmann::json>>& histograms);
 
+// Checks, before any work, that results can be written to `path`: it is absent or a regular file (never a
+// directory, a device node, a FIFO or a symbolic link, whose target a rename would not replace), and a file
+// can be created beside it (its folder is made if missing). Throws std::invalid_argument naming `path`.
+void check_results_target(const std::filesystem::path& path);
+
 // Writes to a temporary file beside `path`, flushes, then renames over `path`: readers see the old file
-// or the complete new one, never a truncated one. Throws std::runtime_error naming the path and errno.
+// or the complete new one, never a truncated one. Checks `path` again as check_results_target does (it may
+// have changed during the run). Throws std::runtime_error naming `path` (never the temporary file) and errno.
 void write_atomically(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace conpar::harness

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -65,7 +68,7 @@ TEST(Cli, BadInputIsExitTwoWithAMessageNamingIt) {
       {"run --rate-fraction 100", "rate-fraction"},
       {"run --arrival uniform", "arrival"},
       {"run --workload sleep --filter rate_fraction", "which the selection leaves out"},
-      {"run --param work_us=abc", "not a number"},
+      {"run --param work_us=abc", "not a finite number"},
       {"run --param work_us=-1", "work_us"},
       {"run --param nosuch=1", "nosuch"},
       {"run --bogus", "bogus"},
@@ -142,7 +145,7 @@ TEST(Cli, TooFewDescriptorsForTheConnectionsIsAnErrorRowNamingTheLimit) {
     if (name.find("concurrency:1000/") != std::string::npos) {
       EXPECT_TRUE(b.value("error_occurred", false)) << name;
       const std::string why = b.value("error_message", "");
-      EXPECT_NE(why.find("1000 requests in flight need 1064 open descriptors"), std::string::npos) << why;
+      EXPECT_NE(why.find("1000 requests in flight need 1000 more open descriptors"), std::string::npos) << why;
       EXPECT_NE(why.find("RLIMIT_NOFILE; hard limit 256"), std::string::npos) << why;
     } else {
       EXPECT_EQ(b["validated"], 1) << name;
@@ -176,12 +179,12 @@ TEST(Cli, AThrowingWorkloadIsAnErrorRowUnderEveryRunnerAndTheRunGoesOn) {
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 
-TEST(Cli, UnwritableResultsPathIsExitOneAndKeepsTheOldFile) {
+TEST(Cli, UnwritableResultsPathIsExitTwoBeforeAnyWorkAndKeepsTheOldFile) {
   const conpar::test_support::leak_check leaks;
   const fs::path blocker = temp_json("blocker");
   { std::ofstream(blocker) << "keep"; }
   const outcome o = conpar(std::string(k_tiny) + " --out " + (blocker / "results.json").string());
-  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_EQ(o.code, 2) << o.output;
   EXPECT_NE(o.output.find("cannot write results"), std::string::npos) << o.output;
   std::ifstream in(blocker);
   std::string text;
@@ -213,6 +216,139 @@ TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
   ASSERT_EQ(o.code, 0);
   EXPECT_NE(o.output.find("sleep/coro/workers:1/concurrency:10000/wait_us:10000"), std::string::npos) << o.output;
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Issue 16 #4: NaN passed every CLI::Range (each comparison with it is false), std::stod read "nan" and "inf",
+// and a value past a double's range overflowed. Each is exit 2 naming the option and the value.
+TEST(Cli, NonFiniteOrHugeFloatsAreExitTwoNamingTheOptionAndValue) {
+  const char* cases[][2] = {
+      {"--duration", "nan"},      {"--warmup", "nan"},        {"--rate", "nan"},         {"--rate-fraction", "nan"},
+      {"--cell-timeout", "nan"},  {"--duration", "inf"},     {"--warmup", "-inf"},
+      {"--cell-timeout", "1e400"}, {"--rate", "1000,nan"},     {"--duration", "NAN"},     {"--rate", "infinity"},
+      {"--duration", "0x1p-3"},
+  };
+  for (const auto& [option, value] : cases) {
+    const outcome o = conpar("run --list " + std::string(option) + " " + value);
+    EXPECT_EQ(o.code, 2) << option << " " << value << "\n" << o.output;
+    EXPECT_NE(o.output.find(std::string(option) + ": '" + (std::string(value).find(',') == std::string::npos
+                                                                ? value : "nan") + "'"),
+              std::string::npos)
+        << o.output;
+  }
+  for (const char* value : {"nan", "inf", "-inf", "1e999"}) {
+    const outcome o = conpar("run --list --param work_us=" + std::string(value));
+    EXPECT_EQ(o.code, 2) << value << "\n" << o.output;
+    EXPECT_NE(o.output.find("--param work_us=" + std::string(value) + ": '" + value + "' is not a finite number"),
+              std::string::npos)
+        << o.output;
+  }
+}
+
+// Issue 16 #13: the README says an empty filter is bad input; it ran every cell.
+TEST(Cli, AnEmptyFilterIsExitTwo) {
+  const outcome o = conpar("run --list --filter ''");
+  EXPECT_EQ(o.code, 2) << o.output.substr(0, 300);
+  EXPECT_NE(o.output.find("invalid --filter regex '': it is empty"), std::string::npos) << o.output.substr(0, 300);
+}
+
+// Issue 16 #12: a 100,000-character filter overflowed std::regex's recursive compiler (a segfault), and
+// (.*)*(.*)*z backtracked for minutes. The first is refused by its length, the second answered at once.
+TEST(Cli, AnOverlongFilterIsRefusedAndAPathologicalOneAnsweredQuickly) {
+  const outcome longest = conpar("run --list --filter " + std::string(100000, 'a'));
+  EXPECT_EQ(longest.code, 2) << longest.output.substr(0, 300);
+  EXPECT_NE(longest.output.find("100000 characters, more than the limit of 512"), std::string::npos)
+      << longest.output.substr(0, 300);
+  std::string nested;
+  while (nested.size() + 5 <= 512) nested += "(.*)*";
+  const std::pair<std::string, int> cases[] = {{"(.*)*(.*)*z", 2}, {nested, 0}};  // matches nothing; every cell
+  for (const auto& [filter, code] : cases) {
+    const auto start = std::chrono::steady_clock::now();
+    const outcome o = conpar("run --list --filter '" + filter + "'");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << filter;
+    EXPECT_EQ(o.code, code) << filter << "\n" << o.output.substr(0, 300);
+  }
+}
+
+// Issue 16 #14: --workers above the pools' cap (1,000) was dropped silently from the pool runners (seq and coro
+// still ran), or left "the selection matches no cell" without naming the cap.
+TEST(Cli, WorkersAboveTheCapAreExitTwoNamingTheCap) {
+  for (const char* args : {"run --list --workers 2000", "run --list --runner threads --workers 1001",
+                           "run --list --workers 4,4096"}) {
+    const outcome o = conpar(args);
+    EXPECT_EQ(o.code, 2) << args << "\n" << o.output.substr(0, 300);
+    EXPECT_NE(o.output.find("workers must be 1 to 1000 (the cap on a pool's threads or processes"), std::string::npos)
+        << args << "\n" << o.output.substr(0, 300);
+  }
+  EXPECT_EQ(conpar("run --list --runner threads --workers 1000 --workload cpu").code, 0);
+}
+
+// Issue 16 #10: --rate 0.001 implied a window of 150,000 s (150 arrivals) without a word.
+TEST(Cli, AnOpenLoopWindowPastTheBoundIsExitTwoNamingTheRate) {
+  const outcome o = conpar("run --list --workload sleep --runner coro --rate 1000,0.001");
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_NE(o.output.find("--rate 0.001: an open-loop window holds 150 arrivals, 150000 s at this rate, over the "
+                          "limit of 3600 s"),
+            std::string::npos)
+      << o.output;
+  EXPECT_EQ(conpar("run --list --workload sleep --runner coro --rate 0.05").code, 0) << "3000 s: inside the bound";
+}
+
+// Issue 16 #11: a bad --out was found only after the whole run, throwing every measurement away. Now each is
+// exit 2 naming the target before anything runs, and a device, a directory or a symlink is left as it was.
+TEST(Cli, ABadOutIsExitTwoBeforeAnyWorkAndNothingIsReplaced) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path dir = temp_json("outdir");
+  fs::create_directories(dir);
+  const fs::path kept = dir / "kept.json";
+  { std::ofstream(kept) << "keep"; }
+  fs::create_symlink("/dev/null", dir / "to_null.json");
+  fs::create_symlink(kept, dir / "to_kept.json");
+  fs::create_directories(dir / "locked");
+  fs::permissions(dir / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+  std::vector<fs::path> targets = {dir, "/dev/full", "/dev/null", dir / "to_null.json", dir / "to_kept.json",
+                                   kept / "under_a_file.json", "/proc/conpar_results.json"};
+  if (::geteuid() != 0) targets.push_back(dir / "locked" / "r.json");  // root writes there anyway
+  for (const fs::path& target : targets) {
+    const outcome o = conpar(std::string(k_tiny) + " --out " + target.string());
+    EXPECT_EQ(o.code, 2) << target << "\n" << o.output;
+    EXPECT_NE(o.output.find("cannot write results to " + target.string() + ": "), std::string::npos) << o.output;
+    EXPECT_EQ(o.output.find("[1/"), std::string::npos) << target << ": no cell may run first\n" << o.output;
+  }
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  EXPECT_TRUE(fs::is_symlink(dir / "to_null.json"));
+  EXPECT_TRUE(fs::is_symlink(dir / "to_kept.json"));
+  std::ifstream in(kept);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "keep");
+  fs::permissions(dir / "locked", fs::perms::owner_all);
+  fs::remove_all(dir);
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Issue 16 #9: the check counted only the cell's own connections against the limit, so under a limit of 256 a
+// threads cell's 192 connections, still open, plus a procs cell's 192 passed it, and the procs cell hung until
+// the watchdog. The check counts what is open now (/proc/self/fd): the procs cell runs, or is refused at once.
+TEST(Cli, TheDescriptorCheckCountsConnectionsEarlierCellsLeftOpen) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_json("nofile_open");
+  const auto start = std::chrono::steady_clock::now();
+  const outcome o = conpar("run --suite smoke --workload tcp --runner threads,procs --concurrency 192 --cell-timeout 20 "
+                           "--out " + out.string(),
+                           "ulimit -n 256 && ");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20)) << "no cell waits for the watchdog";
+  ASSERT_TRUE(o.code == 0 || o.code == 3) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  ASSERT_EQ(doc["benchmarks"].size(), 2u);
+  for (const auto& b : doc["benchmarks"]) {
+    const std::string name = b["name"];
+    const std::string why = b.value("error_message", "");
+    const bool refused = why.find("are open in this process now (/proc/self/fd), but it may open 256") != std::string::npos;
+    EXPECT_TRUE(b.value("validated", 0) == 1 || refused) << name << ": " << why;
+  }
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the tcp server and the workers do not outlive the run";
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// SIGINT / SIGTERM end a run cleanly: the cell in flight stops issuing, later cells are skipped, and the
-// results so far are written before the process exits 128 + signal.
+// Every catchable signal that would end a run (SIGINT, SIGTERM, SIGHUP, SIGPIPE) ends it cleanly: the cell in
+// flight stops issuing, later cells are skipped, and the results so far are written before the process exits
+// 128 + signal. A hang-up (ssh) or a reader that went away (`conpar run | head -1`) otherwise lost them all.
 #pragma once
 
 #include <atomic>
@@ -20,7 +21,9 @@ static_assert(std::atomic<int>::is_always_lock_free);
 // "SIGINT" for SIGINT, and so on.
 [[nodiscard]] std::string signal_name(int sig);
 
-// Installs handlers for SIGINT and SIGTERM that only record the signal; a second signal changes nothing.
+// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGPIPE that only record the signal; a second signal
+// changes nothing. With SIGPIPE caught, a write to a closed stdout fails with EPIPE instead of killing the
+// process, and stdio merely marks the stream in error: the run goes on to write its results file.
 void install_interrupt_handlers();
 
 }  // namespace conpar::harness

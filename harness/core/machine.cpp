@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -26,6 +27,14 @@ std::string command_output(const std::string& cmd) {
   return out;
 }
 
+// The descriptors open in this process now: the entries of /proc/self/fd, less the one reading it.
+unsigned long long open_descriptors() {
+  std::error_code ec;
+  unsigned long long n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++n;
+  return n > 0 ? n - 1 : 0;
+}
+
 }  // namespace
 
 descriptor_limit raise_descriptor_limit() noexcept {
@@ -40,13 +49,18 @@ descriptor_limit raise_descriptor_limit() noexcept {
 }
 
 std::string descriptor_shortfall(unsigned long long needed) {
-  // Besides the requests' own: stdio, the results file, the process pool's and Asio's descriptors.
-  constexpr unsigned long long k_reserve = 64;
+  // Headroom for what a cell opens besides its connections: Asio's epoll and eventfd, a worker's pipe, the
+  // results file at the end.
+  constexpr unsigned long long k_reserve = 32;
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || needed + k_reserve <= lim.rlim_cur) return {};
-  return std::to_string(needed) + " requests in flight need " + std::to_string(needed + k_reserve) +
-         " open descriptors (one connection each, plus " + std::to_string(k_reserve) +
-         "), but this process may open " + std::to_string(lim.rlim_cur) + " (RLIMIT_NOFILE; hard limit " +
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return {};
+  // What is open now, not a guess: earlier cells' connections that are still open count against the limit.
+  const unsigned long long open_now = open_descriptors();
+  if (open_now + needed + k_reserve <= lim.rlim_cur) return {};
+  return std::to_string(needed) + " requests in flight need " + std::to_string(needed) +
+         " more open descriptors (one connection each, plus " + std::to_string(k_reserve) + " spare), and " +
+         std::to_string(open_now) + " are open in this process now (/proc/self/fd), but it may open " +
+         std::to_string(lim.rlim_cur) + " (RLIMIT_NOFILE; hard limit " +
          (lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max)) +
          "): raise the hard limit (ulimit -Hn as root, LimitNOFILE= in systemd, nofile in "
          "/etc/security/limits.conf) or lower --concurrency";

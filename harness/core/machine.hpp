@@ -22,7 +22,8 @@ struct descriptor_limit {
 // Raises the soft limit to the hard one (Debian's default soft limit, 1,024, is below the tcp workload's
 // 10,000 connections) and returns the limit now in force. Processes started later inherit it.
 descriptor_limit raise_descriptor_limit() noexcept;
-// Why `needed` descriptors cannot be open at once in this process, or "" when they can.
+// Why `needed` more descriptors cannot be opened in this process, or "" when they can: counts those open
+// now (/proc/self/fd, so earlier cells' connections still open count) against the soft limit.
 [[nodiscard]] std::string descriptor_shortfall(unsigned long long needed);
 
 // What one thread's memcpy copies per second (GB/s, 1e9 bytes) between two buffers of `bytes` each, best of

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 #include "harness/matrix.hpp"
@@ -97,4 +98,66 @@ TEST(Matrix, BadSelectionsAreRejectedByName) {
   EXPECT_NE(message({.filter = "("}).find("invalid --filter regex"), std::string::npos);
   EXPECT_NE(message({.params = {{"nosuch", 1}}}).find("nosuch"), std::string::npos);
   EXPECT_NE(message({.workloads = {"sleep"}, .params = {{"wait_us", -1}}}).find("wait_us"), std::string::npos);
+}
+
+namespace {
+
+std::string rejection(const harness::selection& sel) {
+  try {
+    (void)harness::build_matrix(sel, runners::make_runners(), 2);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+}  // namespace
+
+// Issue 16 #12, #13: an empty filter is bad input; a 100,000-character one is refused by its length (it overflowed
+// std::regex's recursive compiler); a pathological one is matched in bounded time (it backtracked for minutes).
+TEST(Matrix, FilterIsBoundedNonEmptyAndMatchedWithoutBacktracking) {
+  harness::selection sel;
+  sel.filter = "";
+  EXPECT_NE(rejection(sel).find("it is empty"), std::string::npos) << rejection(sel);
+  sel.filter = std::string(100000, 'a');
+  EXPECT_NE(rejection(sel).find("100000 characters, more than the limit of 512"), std::string::npos);
+  sel.filter = "cpu/seq/work_us{1,3}";
+  EXPECT_NE(rejection(sel).find("counted repetition"), std::string::npos);
+  sel.filter = "(cpu)\\1";
+  EXPECT_NE(rejection(sel).find("back-reference"), std::string::npos) << rejection(sel);
+  sel.filter = "cpu)|(sleep";  // invalid alone: it must not regroup the search wrapped around it
+  EXPECT_NE(rejection(sel).find("invalid --filter regex"), std::string::npos) << rejection(sel);
+
+  const auto runners = runners::make_runners();
+  for (const std::string pathological : {std::string("(.*)*(.*)*z"), [] {
+                                           std::string p;
+                                           while (p.size() + 5 <= 511) p += "(.*)*";
+                                           return p + "z";
+                                         }()}) {
+    sel.filter = pathological;
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_NE(rejection(sel).find("matches no cell"), std::string::npos);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << pathological.size();
+  }
+  // Still a search, anchors included.
+  sel.workloads = {"cpu"};
+  sel.workers = {2};
+  sel.params = {{"work_us", 100}};  // one cell per runner
+  sel.filter = "threads";
+  EXPECT_EQ(names(harness::build_matrix(sel, runners, 2)).size(), 1u);
+  sel.filter = "^cpu/procs/.*work_us:100$";
+  EXPECT_EQ(names(harness::build_matrix(sel, runners, 2)), std::vector<std::string>{"cpu/procs/workers:2/concurrency:2/work_us:100"});
+  sel.filter = "^procs";
+  EXPECT_NE(rejection(sel).find("matches no cell"), std::string::npos);
+}
+
+// Issue 16 #14: a worker level above the pools' cap was dropped from every pool runner without a word.
+TEST(Matrix, WorkersAboveThePoolCapAreRefusedNamingTheCap) {
+  for (const unsigned w : {runners::k_worker_pool_cap + 1, 4096u}) {
+    const std::string why = rejection({.workers = {1, w}});
+    EXPECT_NE(why.find("--workers " + std::to_string(w)), std::string::npos) << why;
+    EXPECT_NE(why.find("1 to 1000 (the cap"), std::string::npos) << why;
+  }
+  EXPECT_NE(rejection({.workers = {0}}).find("--workers 0"), std::string::npos);
+  EXPECT_EQ(rejection({.workloads = {"cpu"}, .runners = {"threads"}, .workers = {runners::k_worker_pool_cap}}), "accepted");
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,50 @@ TEST(ResultsFile, AtomicWriteReplacesWholeAndFailsCleanly) {
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "sub")) ++entries;
   EXPECT_EQ(entries, 1u) << "no temporary file is left behind";
+  fs::remove_all(dir);
+}
+
+// Issue 16 #11: the target is checked before the run (a directory, a device, a symlink, an unwritable folder),
+// and no error names the temporary file instead of the target.
+TEST(ResultsFile, TargetIsCheckedBeforeTheRunAndOnlyARegularFileIsReplaced) {
+  const fs::path dir = fs::temp_directory_path() / ("conpar_target_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path regular = dir / "old.json";
+  { std::ofstream(regular) << "keep"; }
+  const fs::path link = dir / "link.json";
+  fs::create_symlink(regular, link);
+  const auto refused = [](const fs::path& target) {
+    try {
+      harness::check_results_target(target);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  for (const fs::path& bad : {dir, fs::path("/dev/full"), fs::path("/dev/null"), link, regular / "under.json",
+                              fs::path("/proc/conpar_results.json"), fs::path("")}) {
+    const std::string why = refused(bad);
+    EXPECT_EQ(why.rfind("cannot write results to " + bad.string() + ": ", 0), 0u) << bad << ": " << why;
+    EXPECT_EQ(why.find(".tmp."), std::string::npos) << why;
+  }
+  EXPECT_EQ(refused(regular), "accepted");
+  EXPECT_EQ(refused(dir / "new" / "r.json"), "accepted") << "a missing folder is made";
+  try {
+    harness::write_atomically(link, "x");
+    ADD_FAILURE() << "wrote through a symbolic link";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cannot write results to " + link.string() + ": it is a symbolic link", 0), 0u)
+        << e.what();
+  }
+  EXPECT_TRUE(fs::is_symlink(link));
+  std::ifstream in(regular);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "keep") << "a symbolic link's target is never replaced";
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 3u) << "old.json, link.json, new/: no temporary file is left behind";
   fs::remove_all(dir);
 }
 
