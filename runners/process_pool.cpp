@@ -39,7 +39,8 @@ std::string how_it_ended(int status) {
 
 [[noreturn]] void forkserver_main(pool_control& c, worker_slot* slots, worker_lane* lanes, unsigned n, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  signal(SIGINT, SIG_IGN);  // as the workers: the parent decides how a Ctrl-C ends the run
+  signal(SIGINT, SIG_IGN);  // as the workers: the parent decides how a Ctrl-C or a hang-up ends the run
+  signal(SIGHUP, SIG_IGN);
   signal(SIGTERM, SIG_DFL);
   if (getppid() != parent) _exit(0);
   g_server_bell = &c.server_bell;
@@ -97,6 +98,7 @@ std::string how_it_ended(int status) {
                                unsigned k) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   signal(SIGTERM, SIG_DFL);
   for (;;) {
     const std::uint32_t seen = c.standby_bell.prepare();

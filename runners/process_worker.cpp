@@ -80,6 +80,7 @@ bool worker_context::orphaned() const noexcept { return getppid() != parent; }
   // Ctrl-C reaches the whole foreground process group: the parent decides how the run ends, and its
   // pool stops the workers. SIGTERM sent to a worker itself still ends it (the parent's handler is reset).
   signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);  // a hang-up reaches the whole process group too: the parent ends the run
   signal(SIGTERM, SIG_DFL);
   if (w.orphaned()) _exit(0);  // the forkserver died before the line above took effect
   cell_control& cell = w.control.cell;

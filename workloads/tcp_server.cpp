@@ -187,7 +187,8 @@ class server_loop {
 
 [[noreturn]] void serve(int listen_fd, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the harness, however the harness ends
-  signal(SIGINT, SIG_IGN);           // a Ctrl-C is the harness's to handle; it stops us on its way out
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);           // a Ctrl-C is the harness's to handle; it stops us on its way out
   signal(SIGTERM, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
   if (getppid() != parent) _exit(0);  // the parent died before PR_SET_PDEATHSIG took effect
