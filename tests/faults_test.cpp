@@ -184,7 +184,7 @@ TEST(Faults, DevFullIsRefusedAndLeftAlone) {
   ASSERT_TRUE(S_ISCHR(before.st_mode));
   const auto o = run_conpar({"run", "--suite", "smoke", "--workload", "cpu", "--param", "work_us=5",
                                 "--runner", "seq", "--out", "/dev/full"});
-  EXPECT_EQ(o.code, 1) << o.output;
+  EXPECT_EQ(o.code, 2) << o.output << ": refused before any work (issue 16, defect 11)";
   EXPECT_NE(o.output.find("cannot write results to /dev/full"), std::string::npos) << o.output;
   struct stat after {};
   ASSERT_EQ(::stat("/dev/full", &after), 0);
