@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <deque>
 #include <exception>
 #include <vector>
@@ -49,9 +50,9 @@ asio::awaitable<void> produce(harness::load_driver& load, channel<token>& places
   if (co_await places.receive()) {
     for (const harness::scheduled_request& r : requests(load)) {
       auto started = r.due;  // a closed loop's item starts when it is issued
-      if (load.open()) {      // an open loop's is due at its scheduled time
-        if (r.due > clock::now()) {
-          lane.timer.expires_at(r.due);
+      if (load.open()) {      // an open loop's is due at its scheduled time; waited for in slices (SIGINT)
+        for (auto now = clock::now(); r.due > now && !load.state().stopping(); now = clock::now()) {
+          lane.timer.expires_at(std::min(r.due, now + harness::k_stop_poll));
           co_await lane.timer.async_wait(asio::use_awaitable);
         }
         started = clock::now();

@@ -93,6 +93,34 @@ TEST(Interrupt, AClosedStdoutKeepsResultsAndExits141) {
   EXPECT_EQ(leaks.leftovers(), "") << "worker processes or shared memory outlived the run";
 }
 
+// Issue 16, defect 10: SIGINT in an open loop waited for the next scheduled arrival (140 s at --rate 0.001). A lane
+// waiting for a due time looks at the stop flag every 10 ms, under every runner.
+TEST(Interrupt, SigintDuringAnOpenLoopWaitEndsTheRunAtOnce) {
+  const conpar::test_support::leak_check leaks;
+  for (const char* runner : {"seq", "coro", "threads", "procs"}) {
+    const fs::path out = fs::temp_directory_path() / ("conpar_open_" + std::to_string(::getpid()) + ".json");
+    // One arrival at once, the next 20 s later: the signal lands while every lane waits for it.
+    const pid_t pid = start_conpar({"run", "--workload", "sleep", "--param", "wait_us=1000", "--runner", runner,
+                                    "--concurrency", "1", "--rate", "0.05", "--arrival", "constant", "--repetitions",
+                                    "1", "--out", out},
+                                   "/dev/null");
+    ASSERT_GE(pid, 0);
+    std::this_thread::sleep_for(1500ms);  // past calibration, inside the wait
+    const auto sent = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(pid, SIGINT), 0);
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      ASSERT_LT(std::chrono::steady_clock::now() - sent, 5s) << runner << ": still waiting for the next arrival";
+      std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(WIFEXITED(status)) << runner;
+    EXPECT_EQ(WEXITSTATUS(status), 130) << runner;
+    EXPECT_TRUE(fs::exists(out)) << runner << ": the results so far are written";
+    fs::remove(out);
+  }
+  EXPECT_EQ(leaks.leftovers(), "");
+}
+
 // The parent killed outright: its workers must end by themselves (PR_SET_PDEATHSIG), leaving nothing.
 TEST(Interrupt, WorkersDieWithAKilledParent) {
   const conpar::test_support::leak_check leaks;
