@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs conpar's build, test and plotting dependencies from Debian's archive; idempotent.
 set -euo pipefail
-pkgs=(g++ cmake make git libbenchmark-dev libgtest-dev libgmock-dev libtbb-dev libboost-dev
+pkgs=(g++ cmake make ninja-build git libbenchmark-dev libgtest-dev libgmock-dev libtbb-dev libboost-dev
       nlohmann-json3-dev libcli11-dev python3 python3-matplotlib python3-numpy python3-scipy
-      python3-pytest chromium)
+      python3-pytest python3-pytest-xdist python3-yaml libbenchmark-tools chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,6 +21,7 @@
 #include <system_error>
 #include <vector>
 
+#include "harness/benchmark_flags.hpp"
 #include "harness/cell_bench.hpp"
 #include "harness/core/interrupt.hpp"
 #include "harness/core/machine.hpp"
@@ -202,13 +203,35 @@ void check_open_loop_windows(const std::vector<double>& rates, const harness::ru
                                   workloads::format_number(arrivals / k_max_window_s) + "/s");
 }
 
-// The cells, the options and the results file, all checked before anything starts: bad input (exit 2) never
-// costs a measurement. Throws std::invalid_argument naming the problem.
-std::vector<harness::cell> check_run(run_command& cmd, const std::vector<std::string>& extras,
-                                     const std::vector<std::unique_ptr<runners::runner>>& all, unsigned cores,
-                                     const harness::run_options& options, const std::filesystem::path& out) {
+// Google Benchmark's flags in conpar's terms (harness/benchmark_flags.cpp): a flag that conpar's own option
+// also sets must agree with it. Returns the flags left for Google Benchmark itself.
+std::vector<std::string> apply_benchmark_flags(run_command& cmd, const std::vector<std::string>& extras) {
   for (const auto& e : extras)
     if (e.rfind("--benchmark_", 0) != 0) throw std::invalid_argument("unknown option '" + e + "'");
+  const harness::benchmark_flag_settings gb = harness::read_benchmark_flags(extras);
+  cmd.list = cmd.list || gb.list;
+  if (gb.repetitions) {
+    if (cmd.repetitions > 0 && cmd.repetitions != *gb.repetitions)
+      throw std::invalid_argument("--repetitions and --benchmark_repetitions disagree; give one");
+    cmd.repetitions = *gb.repetitions;
+  }
+  if (gb.filter) {
+    if (cmd.filter) throw std::invalid_argument("--filter and --benchmark_filter both given; give one");
+    cmd.filter = gb.filter;
+  }
+  if (gb.out) {
+    if (!cmd.out.empty() && cmd.out != *gb.out)
+      throw std::invalid_argument("--out and --benchmark_out disagree; give one");
+    cmd.out = *gb.out;
+  }
+  return gb.passed_on;
+}
+
+// The cells, the options and the results file, all checked before anything starts: bad input (exit 2) never
+// costs a measurement. Throws std::invalid_argument naming the problem.
+std::vector<harness::cell> check_run(run_command& cmd, const std::vector<std::unique_ptr<runners::runner>>& all,
+                                     unsigned cores, const harness::run_options& options,
+                                     const std::filesystem::path& out) {
   cmd.sel.params = parse_params(cmd.params);
   cmd.sel.filter = cmd.filter;
   std::vector<harness::cell> cells = harness::build_matrix(cmd.sel, all, cores);
@@ -221,11 +244,14 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   std::vector<std::unique_ptr<runners::runner>> all = runners::make_runners();
   const unsigned cores = harness::available_cores();
   harness::bench_session session;
-  session.options = options_of(cmd);
-  const std::filesystem::path out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
+  std::filesystem::path out;
+  std::vector<std::string> gb_flags;
   std::vector<harness::cell> cells;
   try {
-    cells = check_run(cmd, extras, all, cores, session.options, out);
+    gb_flags = apply_benchmark_flags(cmd, extras);
+    session.options = options_of(cmd);
+    out = cmd.out.empty() ? "results/latest/" + cmd.suite + ".json" : cmd.out;
+    cells = check_run(cmd, all, cores, session.options, out);
   } catch (const std::invalid_argument& e) {
     std::cerr << "conpar run: " << e.what() << "\n";
     return k_exit_bad_input;
@@ -238,7 +264,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   // Google Benchmark's flags are checked before anything starts (calibration, worker processes).
   std::vector<std::string> flags = {argv0, "--benchmark_repetitions=" + std::to_string(session.options.repetitions),
                                     "--benchmark_min_time=0.000001"};  // one iteration (one window) per repetition
-  flags.insert(flags.end(), extras.begin(), extras.end());
+  flags.insert(flags.end(), gb_flags.begin(), gb_flags.end());
   std::vector<char*> gb_argv;
   for (auto& f : flags) gb_argv.push_back(f.data());
   int gb_argc = static_cast<int>(gb_argv.size());
@@ -274,7 +300,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   for (const auto& c : cells) names.push_back(c.name);
   harness::progress_reporter reporter(std::move(names));
   if (benchmark::RunSpecifiedBenchmarks(&reporter) == 0) {
-    std::cerr << "conpar run: --benchmark_filter matches no cell\n";
+    std::cerr << "conpar run: no cell ran\n";
     return k_exit_bad_input;
   }
 
@@ -305,6 +331,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
 int main(int argc, char** argv) {
   CLI::App app{"conpar: the same workloads under an event loop, a thread pool and processes"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "conpar " CONPAR_VERSION);
   run_command cmd;
   CLI::App* run = app.add_subcommand("run", "run benchmark cells and write results JSON");
   // These commands are Python (plots/): `conpar NAME ARGS` is plots/SCRIPT ARGS under the interpreter that

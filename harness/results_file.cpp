@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <regex>
 #include <stdexcept>
@@ -50,6 +52,58 @@ int open_temp(const std::filesystem::path& tmp) {
   return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 }
 
+double number(const nlohmann::json& row, const char* key) {
+  const auto it = row.find(key);
+  return it != row.end() && it->is_number() ? it->get<double>() : -1;
+}
+
+// Google Benchmark's statistics (statistics.cc): sample standard deviation, cv = stddev / mean.
+double statistic(const std::string& name, std::vector<double> v) {
+  double mean = 0;
+  for (const double x : v) mean += x / static_cast<double>(v.size());
+  if (name == "mean") return mean;
+  if (name == "median") {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+  double sum = 0;
+  for (const double x : v) sum += (x - mean) * (x - mean);
+  const double stddev = v.size() > 1 ? std::sqrt(sum / static_cast<double>(v.size() - 1)) : 0;
+  if (name == "stddev") return stddev;
+  return mean != 0 ? stddev / mean : 0;  // cv
+}
+
+// Google Benchmark's tools (compare.py, github-action-benchmark, Bencher's adapter) read real_time and
+// cpu_time as the time per iteration. A cell's iteration is a request: iterations is the number measured in
+// the window, real_time the window over them (the inverse of throughput, not the latency), cpu_time the
+// CPU per request, all in ns. The aggregate rows are recomputed from them, as Google Benchmark computes its
+// own, since it aggregated the windows.
+void per_request_times(nlohmann::json& benchmarks) {
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> times;  // run -> real, cpu
+  for (auto& b : benchmarks) {
+    b["time_unit"] = "ns";
+    if (b.value("run_type", "") != "iteration" || b.value("error_occurred", false)) continue;
+    const double measured = number(b, "measured_requests"), window = number(b, "window_s");
+    const double cpu_us = number(b, "cpu_us_per_request");
+    if (measured <= 0 || window <= 0 || cpu_us < 0) continue;
+    b["iterations"] = static_cast<std::int64_t>(measured);
+    b["real_time"] = window * 1e9 / measured;
+    b["cpu_time"] = cpu_us * 1e3;
+    auto& [real, cpu] = times[b["run_name"].get<std::string>()];
+    real.push_back(b["real_time"]);
+    cpu.push_back(b["cpu_time"]);
+  }
+  for (auto& b : benchmarks) {
+    if (b.value("run_type", "") != "aggregate") continue;
+    const auto it = times.find(b["run_name"].get<std::string>());
+    const std::string stat = b.value("aggregate_name", "");
+    if (it == times.end() || (stat != "mean" && stat != "median" && stat != "stddev" && stat != "cv")) continue;
+    b["real_time"] = statistic(stat, it->second.first);
+    b["cpu_time"] = statistic(stat, it->second.second);
+  }
+}
+
 }  // namespace
 
 nlohmann::json parse_benchmark_json(std::string text) {
@@ -78,6 +132,7 @@ void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector
     const auto it = noisy.find(b["run_name"].get<std::string>());
     if (it != noisy.end()) b["noisy"] = it->second ? 1 : 0;
   }
+  per_request_times(doc["benchmarks"]);
   doc["context"]["noise_cv_limit"] = k_noise_cv_limit;
 }
 

@@ -104,7 +104,11 @@ TEST(Cli, GoodRunWritesValidatedResultsWithContext) {
                                 "ctx_involuntary", "rss_peak_mb", "work_us", "wait_us"})
       EXPECT_TRUE(b.contains(counter)) << counter;
     EXPECT_TRUE(b.contains("histogram"));
-    EXPECT_EQ(b["histogram"]["count"].get<double>(), b["items_per_second"].get<double>() * b["real_time"].get<double>() / 1e3);
+    // Google Benchmark's fields per request (issue 14): iterations are the requests measured, the ones the
+    // histogram counts, and real_time (ns) is the inverse of the throughput.
+    EXPECT_EQ(b["histogram"]["count"], b["iterations"]);
+    EXPECT_EQ(b["time_unit"], "ns");
+    EXPECT_NEAR(b["items_per_second"].get<double>() * b["real_time"].get<double>() / 1e9, 1.0, 1e-9);
   }
   EXPECT_EQ(rows, 2);  // cpu/seq and cpu/coro at workers 1
   fs::remove(out);
@@ -215,6 +219,53 @@ TEST(Cli, ListPrintsCellNamesInTheDocumentedForm) {
   const outcome o = conpar("run --list --workload sleep --runner coro");
   ASSERT_EQ(o.code, 0);
   EXPECT_NE(o.output.find("sleep/coro/workers:1/concurrency:10000/wait_us:10000"), std::string::npos) << o.output;
+  EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Issue 14 #1: every Google Benchmark flag does what a Google Benchmark user expects, through conpar's own
+// option, or is exit 2 naming conpar's option; before, --benchmark_min_time=0.5 reported 701 req/s for a
+// 10,000 req/s cell and --benchmark_list_tests aborted.
+TEST(Cli, GoogleBenchmarkFlagsWorkOrAreRefusedNamingConparsOption) {
+  const conpar::test_support::leak_check leaks;
+  const outcome listed = conpar("run --benchmark_list_tests --benchmark_filter=sleep/coro/.*concurrency:10000/");
+  ASSERT_EQ(listed.code, 0) << listed.output;
+  EXPECT_EQ(listed.output, "sleep/coro/workers:1/concurrency:10000/wait_us:10000\n");
+  EXPECT_EQ(conpar("run --benchmark_list_tests=false --list --workload sleep --runner coro").code, 0);
+
+  const fs::path out = temp_json("gb_flags");
+  const outcome o = conpar(std::string(k_tiny) + " --benchmark_repetitions=2 --benchmark_out=" +
+                           out.string() + " --benchmark_out_format=json --benchmark_context=pr=42 --benchmark_format=console");
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  EXPECT_EQ(doc["context"]["repetitions"], 2);
+  EXPECT_EQ(doc["context"]["pr"], "42") << "--benchmark_context adds to the context";
+  int reps = 0;
+  for (const auto& b : doc["benchmarks"]) reps += b["run_type"] == "iteration" ? 1 : 0;
+  EXPECT_EQ(reps, 4) << "two cells (seq, coro), two repetitions each";
+  fs::remove(out);
+
+  const std::pair<std::string, std::string> refused[] = {
+      {"--benchmark_min_time=0.5", "--duration"},
+      {"--benchmark_min_warmup_time=1", "--warmup"},
+      {"--benchmark_format=csv", "--out"},
+      {"--benchmark_out_format=csv", "--out"},
+      {"--benchmark_repetitions=0", "--benchmark_repetitions=0"},
+      {"--benchmark_repetitions=2 --repetitions 3", "disagree"},
+      {"--benchmark_filter=-coro", "--filter"},
+      {"--benchmark_filter=coro --filter seq", "give one"},
+      {"--benchmark_enable_random_interleaving=true", "conpar ab"},
+      {"--benchmark_report_aggregates_only=true", "every repetition"},
+      {"--benchmark_list_tests=maybe", "not true or false"},
+      {"--benchmark_nonsense=1", "unknown Google Benchmark flag '--benchmark_nonsense=1'"},
+  };
+  for (const auto& [flags, message] : refused) {
+    const outcome r = conpar(std::string(k_tiny) + " " + flags);
+    EXPECT_EQ(r.code, 2) << flags << ": " << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flags << ": " << r.output;
+  }
+  const outcome v = conpar("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.output.rfind("conpar ", 0), 0u) << v.output;
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
 }
 

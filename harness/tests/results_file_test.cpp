@@ -35,6 +35,43 @@ TEST(ResultsFile, FinishStripsManualTimeAttachesHistogramsAndMarksNoise) {
   EXPECT_EQ(doc["context"]["noise_cv_limit"], harness::k_noise_cv_limit);
 }
 
+// Issue 14 #1: Google Benchmark's tools read real_time and cpu_time as the time of one iteration, so a row's
+// iteration is a request: real_time = window / requests measured, cpu_time = CPU per request, in ns, and the
+// aggregates are those of the per-request times, not of the windows.
+TEST(ResultsFile, RowsCarryTimePerRequestAndTheAggregatesFollow) {
+  const auto rep = [](int i, double window_s, double measured, double cpu_us) {
+    return nlohmann::json{{"name", "x/manual_time"}, {"run_name", "x/manual_time"}, {"run_type", "iteration"},
+                          {"repetition_index", i}, {"iterations", 1}, {"real_time", window_s * 1e3},
+                          {"cpu_time", 2.0}, {"time_unit", "ms"}, {"window_s", window_s},
+                          {"measured_requests", measured}, {"cpu_us_per_request", cpu_us}};
+  };
+  const auto agg = [](const char* stat) {
+    return nlohmann::json{{"name", std::string("x/manual_time_") + stat}, {"run_name", "x/manual_time"},
+                          {"run_type", "aggregate"}, {"aggregate_name", stat}, {"real_time", 300.0},
+                          {"time_unit", "ms"}};
+  };
+  nlohmann::json failed = rep(3, 0.3, 10, 1);
+  failed["error_occurred"] = true;
+  nlohmann::json doc = {{"context", nlohmann::json::object()},
+                        {"benchmarks",
+                         {rep(0, 0.3, 3000, 50), rep(1, 0.3, 1500, 70), rep(2, 0.3, 1000, 90), failed, agg("mean"),
+                          agg("median"), agg("stddev"), agg("cv")}}};
+  harness::finish_results(doc, {});
+  const auto& b = doc["benchmarks"];
+  EXPECT_EQ(b[0]["iterations"], 3000);
+  EXPECT_DOUBLE_EQ(b[0]["real_time"].get<double>(), 100e3) << "0.3 s over 3,000 requests: 100 us = 100,000 ns";
+  EXPECT_DOUBLE_EQ(b[1]["real_time"].get<double>(), 200e3);
+  EXPECT_DOUBLE_EQ(b[0]["cpu_time"].get<double>(), 50e3);
+  EXPECT_EQ(b[0]["time_unit"], "ns");
+  EXPECT_EQ(b[3]["iterations"], 1) << "a failed repetition measured nothing and is left out of the aggregates";
+  EXPECT_DOUBLE_EQ(b[4]["real_time"].get<double>(), 200e3) << "mean of 100, 200 and 300 us";
+  EXPECT_DOUBLE_EQ(b[5]["real_time"].get<double>(), 200e3);
+  EXPECT_DOUBLE_EQ(b[5]["cpu_time"].get<double>(), 70e3);
+  EXPECT_DOUBLE_EQ(b[6]["real_time"].get<double>(), 100e3) << "sample standard deviation";
+  EXPECT_DOUBLE_EQ(b[7]["real_time"].get<double>(), 0.5) << "cv = stddev / mean, a fraction as Google Benchmark writes it";
+  EXPECT_EQ(b[7]["time_unit"], "ns");
+}
+
 TEST(ResultsFile, AtomicWriteReplacesWholeAndFailsCleanly) {
   const fs::path dir = fs::temp_directory_path() / ("conpar_rf_" + std::to_string(::getpid()));
   fs::create_directories(dir);
