@@ -33,3 +33,16 @@ function(conpar_require_leak_census)
     set_property(TEST ${here} APPEND PROPERTY FIXTURES_REQUIRED leak_census)
   endif()
 endfunction()
+
+# A GoogleTest binary as one CTest test per case, named PREFIX.Suite.Case, so that `ctest -R`, `ctest -j` and
+# `--output-junit` see every case. PRE_TEST lists the cases when ctest starts rather than at build time, so a
+# preset that builds only some binaries (tsan) still configures. LABEL is optional: a test without one runs
+# only when named (`ctest -R procs_soak`).
+include(GoogleTest)
+function(conpar_gtest target prefix timeout)
+  set(properties TIMEOUT ${timeout} FIXTURES_REQUIRED leak_census)
+  if(ARGC GREATER 3)
+    list(APPEND properties LABELS ${ARGV3})
+  endif()
+  gtest_discover_tests(${target} DISCOVERY_MODE PRE_TEST TEST_PREFIX "${prefix}." PROPERTIES ${properties})
+endfunction()

@@ -1,5 +1,7 @@
 #include "harness/results_file.hpp"
 
+#include "harness/json_number.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,11 +54,6 @@ int open_temp(const std::filesystem::path& tmp) {
   return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 }
 
-double number(const nlohmann::json& row, const char* key) {
-  const auto it = row.find(key);
-  return it != row.end() && it->is_number() ? it->get<double>() : -1;
-}
-
 // Google Benchmark's statistics (statistics.cc): sample standard deviation, cv = stddev / mean.
 double statistic(const std::string& name, std::vector<double> v) {
   double mean = 0;
@@ -84,8 +81,9 @@ void per_request_times(nlohmann::json& benchmarks) {
   for (auto& b : benchmarks) {
     b["time_unit"] = "ns";
     if (b.value("run_type", "") != "iteration" || b.value("error_occurred", false)) continue;
-    const double measured = number(b, "measured_requests"), window = number(b, "window_s");
-    const double cpu_us = number(b, "cpu_us_per_request");
+    const double measured = json_number(b, "measured_requests").value_or(-1);
+    const double window = json_number(b, "window_s").value_or(-1);
+    const double cpu_us = json_number(b, "cpu_us_per_request").value_or(-1);
     if (measured <= 0 || window <= 0 || cpu_us < 0) continue;
     b["iterations"] = static_cast<std::int64_t>(measured);
     b["real_time"] = window * 1e9 / measured;
@@ -117,10 +115,8 @@ void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector
     b["name"] = strip_suffix(b.value("name", ""));
     b["run_name"] = strip_suffix(b.value("run_name", ""));
     const std::string run = b["run_name"];
-    if (b.value("run_type", "") == "aggregate" && b.value("aggregate_name", "") == "cv") {
-      const auto it = b.find("items_per_second");
-      noisy[run] = it != b.end() && it->is_number() && it->get<double>() > k_noise_cv_limit;
-    }
+    if (b.value("run_type", "") == "aggregate" && b.value("aggregate_name", "") == "cv")
+      noisy[run] = json_number(b, "items_per_second").value_or(0) > k_noise_cv_limit;
     if (b.value("run_type", "") == "iteration" && !b.value("error_occurred", false)) {
       const auto h = histograms.find(run);
       const auto rep = b.value("repetition_index", std::int64_t{0});

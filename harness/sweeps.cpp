@@ -1,5 +1,7 @@
 #include "harness/sweeps.hpp"
 
+#include "harness/json_number.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -22,18 +24,12 @@ bool per_request_row(const nlohmann::json& row) {
   return aggregate.empty() || aggregate == "mean" || aggregate == "median";
 }
 
-std::optional<double> number(const nlohmann::json& row, const char* key) {
-  const auto it = row.find(key);
-  if (it == row.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-
 // The median over a cell's successful repetitions of one counter.
 std::optional<double> median_of(const nlohmann::json& doc, const std::string& name, const char* key) {
   std::vector<double> values;
   for (const auto& row : doc["benchmarks"])
     if (row.value("run_name", "") == name && successful_iteration(row))
-      if (const auto v = number(row, key)) values.push_back(*v);
+      if (const auto v = json_number(row, key)) values.push_back(*v);
   if (values.empty()) return std::nullopt;
   std::sort(values.begin(), values.end());
   const std::size_t mid = values.size() / 2;
@@ -95,7 +91,7 @@ void add_sweep_results(nlohmann::json& doc, const std::vector<cell>& cells) {
     const double per_request_per_worker = 1 / (seq_throughput * c.load.workers);
     for (auto& row : doc["benchmarks"]) {
       if (row.value("run_name", "") != c.name || !per_request_row(row)) continue;
-      if (const auto ips = number(row, "items_per_second")) row["efficiency"] = *ips * per_request_per_worker;
+      if (const auto ips = json_number(row, "items_per_second")) row["efficiency"] = *ips * per_request_per_worker;
     }
     auto& k = curves[{std::string(c.workload->name), std::string(c.runner->name()), c.load.workers}];
     k.points.push_back({*size, *throughput * per_request_per_worker});

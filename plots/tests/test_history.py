@@ -95,7 +95,7 @@ def test_append_never_overwrites(tmp_path, capsys):
      "no schema_version"),
     (json.dumps([1, 2]), "not a conpar results file"),
     (json.dumps({"context": context(date="yesterday"), "benchmarks": []}), "no readable date"),
-])
+], ids=["missing", "not JSON", "no schema_version", "a list", "no readable date"])
 def test_foreign_file_exits_2_and_adds_nothing(tmp_path, capsys, content, reason):
     src = tmp_path / "in.json"
     if content is not None:

@@ -13,10 +13,10 @@
 using namespace conpar::workloads;
 
 namespace {
-const calibration k_cal{300.0};
+const calibration k_memory_cal{300.0};
 
 workload_spec memory_spec(double array_mib, double slice_kib) {
-  return make_spec(*find_workload("memory"), {{"array_mib", array_mib}, {"slice_kib", slice_kib}}, k_cal);
+  return make_spec(*find_workload("memory"), {{"array_mib", array_mib}, {"slice_kib", slice_kib}}, k_memory_cal);
 }
 }  // namespace
 

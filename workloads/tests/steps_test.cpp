@@ -16,10 +16,10 @@
 using namespace conpar::workloads;
 
 namespace {
-const calibration k_cal{50.0};
+const calibration k_steps_cal{50.0};
 
 request mixed_request(std::uint64_t id) {
-  return make_spec(*find_workload("mixed"), {{"request_us", 2000}, {"cpu_share", 0.5}}, k_cal).make(id);
+  return make_spec(*find_workload("mixed"), {{"request_us", 2000}, {"cpu_share", 0.5}}, k_steps_cal).make(id);
 }
 }  // namespace
 

@@ -28,10 +28,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const calibration k_cal{300.0};
+const calibration k_tcp_cal{300.0};
 
 workload_spec tcp_spec(double delay_us, double response_bytes) {
-  return make_spec(*find_workload("tcp"), {{"delay_us", delay_us}, {"response_bytes", response_bytes}}, k_cal);
+  return make_spec(*find_workload("tcp"), {{"delay_us", delay_us}, {"response_bytes", response_bytes}}, k_tcp_cal);
 }
 
 // Running, not a zombie waiting for whoever reaps it (init, once the server's parent is gone).

@@ -10,7 +10,7 @@
 using namespace conpar::workloads;
 
 namespace {
-const calibration k_cal{300.0};
+const calibration k_workload_cal{300.0};
 }
 
 TEST(Workload, CatalogHoldsTheWorkloads) {
@@ -23,7 +23,7 @@ TEST(Workload, CatalogHoldsTheWorkloads) {
 }
 
 TEST(Workload, CpuSpecComputesTheCalibratedIterations) {
-  const workload_spec s = make_spec(*find_workload("cpu"), {{"work_us", 10}}, k_cal);
+  const workload_spec s = make_spec(*find_workload("cpu"), {{"work_us", 10}}, k_workload_cal);
   EXPECT_EQ(s.key(), "cpu/work_us:10");
   EXPECT_EQ(s.prototype.steps[0].kind, step_kind::compute);
   EXPECT_EQ(s.prototype.steps[0].arg, 3000u);
@@ -32,7 +32,7 @@ TEST(Workload, CpuSpecComputesTheCalibratedIterations) {
 }
 
 TEST(Workload, MixedSplitsComputeAroundTheWait) {
-  const workload_spec s = make_spec(*find_workload("mixed"), {{"cpu_share", 0.25}}, k_cal);
+  const workload_spec s = make_spec(*find_workload("mixed"), {{"cpu_share", 0.25}}, k_workload_cal);
   EXPECT_EQ(s.key(), "mixed/request_us:1000/cpu_share:0.25");
   EXPECT_DOUBLE_EQ(s.work_us, 250);
   EXPECT_DOUBLE_EQ(s.wait_us, 750);
@@ -43,22 +43,22 @@ TEST(Workload, MixedSplitsComputeAroundTheWait) {
 }
 
 TEST(Workload, FullCpuShareHasNoWaitStep) {
-  const workload_spec s = make_spec(*find_workload("mixed"), {{"cpu_share", 1}}, k_cal);
+  const workload_spec s = make_spec(*find_workload("mixed"), {{"cpu_share", 1}}, k_workload_cal);
   EXPECT_EQ(s.prototype.steps[1].kind, step_kind::compute);
   EXPECT_EQ(s.prototype.steps[2].kind, step_kind::none);
 }
 
 TEST(Workload, PipelineRunsOneComputeStepPerStage) {
-  const workload_spec s = make_spec(*find_workload("pipeline"), {{"transform_us", 30}}, k_cal);
+  const workload_spec s = make_spec(*find_workload("pipeline"), {{"transform_us", 30}}, k_workload_cal);
   EXPECT_EQ(s.key(), "pipeline/produce_us:2/transform_us:30/consume_us:2");
   EXPECT_EQ(s.stages, (std::vector<std::string>{"produce", "transform", "consume"}));
   EXPECT_DOUBLE_EQ(s.work_us, 34);
   for (const step& st : s.prototype.steps) EXPECT_EQ(st.kind, step_kind::compute);
   EXPECT_EQ(s.prototype.steps[1].arg, 9000u);
-  const workload_spec idle = make_spec(*find_workload("pipeline"), {{"produce_us", 0}}, k_cal);
+  const workload_spec idle = make_spec(*find_workload("pipeline"), {{"produce_us", 0}}, k_workload_cal);
   EXPECT_EQ(idle.prototype.steps[0].kind, step_kind::compute) << "a stage of 0 us is still a stage";
   EXPECT_EQ(idle.prototype.steps[0].arg, 0u);
-  EXPECT_TRUE(make_spec(*find_workload("cpu"), {}, k_cal).stages.empty()) << "plain requests are no pipeline";
+  EXPECT_TRUE(make_spec(*find_workload("cpu"), {}, k_workload_cal).stages.empty()) << "plain requests are no pipeline";
 }
 
 TEST(Workload, BadParametersAreRejectedByName) {
@@ -83,5 +83,5 @@ TEST(Workload, DefaultSweepsScaleWithTheCoreCount) {
   const auto cpu2 = find_workload("cpu")->defaults(2);
   EXPECT_EQ(cpu2[0].loads.size(), 3u);  // 1, 2, 4: duplicates removed
   for (const workload_def& def : catalog())
-    for (const default_point& p : def.defaults(2)) EXPECT_NO_THROW((void)make_spec(def, p.params, k_cal)) << def.name;
+    for (const default_point& p : def.defaults(2)) EXPECT_NO_THROW((void)make_spec(def, p.params, k_workload_cal)) << def.name;
 }
