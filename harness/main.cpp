@@ -347,6 +347,7 @@ int main(int argc, char** argv) {
       {"report", "report.py", "render results JSON into results/report.html and results/report.md"},
       {"compare", "compare.py", "judge NEW against BASE: exit 0 ok, 1 regression, 2 bad input, 3 errors, 4 too noisy, 5 missing in NEW, 6 output not written"},
       {"ab", "ab.py", "run two builds interleaved (A B, B A, ...) on this machine and compare them"},
+      {"gate", "gate.py", "build two git revisions, run ab on the headline cells, write a PR summary (compare's exit codes)"},
       {"history", "history.py", "append a run to results/history/, or print a run's machine class"},
       {"baseline", "baseline.py", "record a run as its machine class's baseline, or gate a run against it"},
       {"export", "export.py", "write Bencher BMF and github-action-benchmark JSON from a results file"},

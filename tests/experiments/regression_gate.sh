@@ -13,10 +13,8 @@ cd "$(dirname "$0")/../.."
 out=${1:-results/experiments/gate}
 aa_runs=${AA_RUNS:-10} planted_runs=${PLANTED_RUNS:-5} baseline_runs=${BASELINE_RUNS:-5}
 rounds=${ROUNDS:-15} duration=${DURATION:-0.3}
-# Headline cells: the cpu cells up to 2 workers (the kernel's cost is their whole cost; past the 2 cores of
-# the machine this was tuned on, oversubscribed cells swing by +-30% between rounds) and the
-# coro sleep cell at 1,000 in flight (no kernel at all: the planted slowdown must not show there).
-filter='^(cpu/[a-z]+/workers:[12]/.*/work_us:100|sleep/coro/workers:1/concurrency:1000/wait_us:10000)$'
+# The headline cells, as conpar gate runs them (plots/gate.py says why these).
+filter=$(cd plots && /usr/bin/python3 -c 'import gate; print(gate.HEADLINE_FILTER)')  # conpar gate's cells
 run_opts=(--filter "$filter" --duration "$duration")
 
 rm -rf "$out" && mkdir -p "$out/bin"
