@@ -3,11 +3,12 @@ number from a noisy cell says so. Each function returns a list of sentences (emp
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from itertools import groupby
 
 import experiments as ex
 import fmt
-from results import PERCENTILES, Cell, Run, machine_class, short_commit
+from results import PERCENTILES, Cell, Run, machine_class, order_runners, short_commit
 
 # A runner whose busy cores stay below this while throughput stays near its 1-worker level is
 # concurrent but not parallel.
@@ -41,8 +42,11 @@ def general(run: Run) -> list[str]:
         why = "throughput CV above " + (fmt.pct(limit) if isinstance(limit, (int, float)) else "the limit")
         if reps:
             why += f" over {reps} repetitions"
-        out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}): {_and([c.name for c in noisy])}; "
-                   "their numbers are marked (noisy) below.")
+        # Counts, not names: a list of 71 cell names is a wall nobody reads; each cell is marked in its table.
+        by_runner = Counter(c.runner for c in noisy)
+        counts = ", ".join(f"{runner} {by_runner[runner]}" for runner in order_runners(by_runner))
+        out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}; by runner: {counts}); "
+                   "each is marked (noisy) in the tables below.")
     before, after = run.context.get("load_avg_before"), run.context.get("load_avg_after")
     if run.cores and before and after:
         busy = max(before[0], after[0]) > run.cores
