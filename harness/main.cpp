@@ -26,6 +26,7 @@
 #include "harness/core/interrupt.hpp"
 #include "harness/core/machine.hpp"
 #include "harness/matrix.hpp"
+#include "harness/other_load.hpp"
 #include "harness/progress_reporter.hpp"
 #include "workloads/kernel.hpp"
 #include "harness/results_file.hpp"
@@ -278,6 +279,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   const harness::descriptor_limit descriptors = harness::raise_descriptor_limit();
   session.calibration = workloads::calibrate();
   nlohmann::json context = run_context(cmd, session, cores);
+  const harness::cpu_sample cpu_before = harness::sample_cpu();
   context["open_files_limit"] = {descriptors.soft, descriptors.hard};
 
   // The requests first (a workload's data, such as the memory workload's array, is made here), so that the
@@ -309,6 +311,9 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   nlohmann::json doc = harness::parse_benchmark_json(reporter.json());
   const auto load = harness::load_average();
   context["load_avg_after"] = {load[0], load[1], load[2]};
+  const harness::other_load other = harness::other_load_between(cpu_before, harness::sample_cpu(), cores);
+  context["other_busy_cores"] = other.other_busy_cores;  // the honest "was the machine busy" (other_load.hpp)
+  context["steal_fraction"] = other.steal_fraction;
   for (auto& [k, v] : context.items()) doc["context"][k] = v;
   harness::finish_results(doc, session.histograms);
   harness::add_sweep_results(doc, cells);

@@ -24,6 +24,12 @@ def _n(cell: Cell, text: str) -> str:
     return f"{text} (noisy)" if cell.noisy else text
 
 
+# "Busy with other work" past these: a tenth of the cores used by other processes on average, or 2% of the
+# CPU time stolen by the hypervisor (either moves a 2-core cell by more than the 3% a gate acts on).
+OTHER_WORK_CORES_SHARE = 0.1
+STEAL_LIMIT = 0.02
+
+
 def _rate(cell: Cell) -> float:
     return cell.get("items_per_second")
 
@@ -47,8 +53,16 @@ def general(run: Run) -> list[str]:
         counts = ", ".join(f"{runner} {by_runner[runner]}" for runner in order_runners(by_runner))
         out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}; by runner: {counts}); "
                    "each is marked (noisy) in the tables below.")
+    other, steal = run.context.get("other_busy_cores"), run.context.get("steal_fraction")
     before, after = run.context.get("load_avg_before"), run.context.get("load_avg_after")
-    if run.cores and before and after:
+    if run.cores and isinstance(other, (int, float)) and isinstance(steal, (int, float)):
+        # Not the load average: the suite's own 1,000-thread cells raise that on a quiet machine.
+        busy = other > OTHER_WORK_CORES_SHARE * run.cores or steal > STEAL_LIMIT
+        out.append(f"Processes outside the suite used {other:.2f} of {fmt.plural(run.cores, 'core')} on average "
+                   f"during the run, and the hypervisor took {fmt.pct(steal)} of the CPU time: "
+                   + ("the machine was busy with other work, so small differences may be noise." if busy
+                      else "the machine was otherwise quiet."))
+    elif run.cores and before and after:  # a file from before other_busy_cores
         busy = max(before[0], after[0]) > run.cores
         out.append(f"1-minute load average {before[0]:.2f} before the run and {after[0]:.2f} after, on "
                    f"{fmt.plural(run.cores, 'core')}: " + ("the machine was busy with other work, so small differences "
