@@ -14,6 +14,7 @@
 #include "harness/core/machine.hpp"
 #include "harness/core/resource_usage.hpp"
 #include "workloads/kernel.hpp"
+#include "workloads/tcp_server.hpp"
 
 namespace conpar::harness {
 namespace {
@@ -23,6 +24,8 @@ using benchmark::Counter;
 // Up to 5.1 s after a 0.02 s smoke window: 10,000 coroutines under ASan each open a connection before the
 // first of them completes a request, which takes about a second, more while other tests share the cores.
 constexpr int k_window_retries = 4;
+// The tcp server is one epoll thread: busy 90% of the cell, it, not the runner, set the pace (server_bound).
+constexpr double k_server_bound_busy = 0.9;
 constexpr int k_window_growth = 4;
 
 void set_latency_counters(benchmark::State& state, const latency_histogram& h) {
@@ -83,6 +86,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     std::optional<load_driver> load_slot;
     runners::cell_outcome out;
     bool failed = false;
+    // The tcp server's CPU over the runner's run (its connects included), and that span: server_busy_cores.
+    const bool uses_server = std::any_of(spec.prototype.steps.begin(), spec.prototype.steps.end(),
+                                         [](const workloads::step& st) { return st.kind == workloads::step_kind::tcp; });
+    double server_cpu_s = -1, server_span_s = 0;
     for (int attempt = 0; attempt <= k_window_retries; ++attempt, window *= k_window_growth) {
       reset_peak_rss();  // this cell's peak, not the run's
       load_slot.emplace(spec, warmup, window, c.load.concurrency);
@@ -91,8 +98,13 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
       if (s.options.stall_ms_for_test > 0)
         load_slot->plant_stall(std::chrono::duration_cast<clock::duration>(
             std::chrono::duration<double, std::milli>(s.options.stall_ms_for_test)));
+      const double server_before = uses_server ? workloads::tcp_server_cpu_s() : -1;
+      const auto run_started = clock::now();
       try {
         out = c.runner->run(*load_slot, c.load.workers);
+        const double server_after = server_before >= 0 ? workloads::tcp_server_cpu_s() : -1;
+        server_cpu_s = server_after >= 0 ? server_after - server_before : -1;
+        server_span_s = seconds(clock::now() - run_started).count();
       } catch (const std::exception& e) {
         state.SkipWithError((std::string(c.runner->name()) + " failed: " + e.what()).c_str());
         failed = true;
@@ -171,6 +183,12 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     k["page_faults"] = Counter(static_cast<double>(usage.page_faults));
     k["rss_peak_mb"] = Counter(static_cast<double>(usage.rss_peak_kb) / 1024.0);
     k["measured_requests"] = Counter(static_cast<double>(st.measured));  // the histogram's count
+    if (server_cpu_s >= 0 && server_span_s > 0) {  // one epoll thread: near a whole core, it set the pace
+      const double server_busy = server_cpu_s / server_span_s;
+      k["server_cpu_s"] = Counter(server_cpu_s);
+      k["server_busy_cores"] = Counter(server_busy);
+      k["server_bound"] = Counter(server_busy >= k_server_bound_busy ? 1 : 0);
+    }
     if (load.open()) {
       k["offered_per_second"] = Counter(load.offered_per_second());
       k["achieved_per_second"] = Counter(throughput);

@@ -22,7 +22,10 @@ class Table:
 def flags(cell: Cell) -> str:
     if not cell.ok:
         return f"error: {cell.error}"
-    return "noisy" if cell.noisy else ""
+    marks = ["noisy"] if cell.noisy else []
+    if cell.get("server_bound"):  # the tcp server's one loop was busy >= 90% of the cell: it set the pace
+        marks.append("server-bound")
+    return ", ".join(marks)
 
 
 def _failed(run: Run, workload: str, label: str, label_of) -> list[Cell]:
@@ -160,21 +163,25 @@ def tcp_cost(run: Run) -> list[Table]:
         rows = []
         for c in cells:
             if not c.ok:
-                rows.append([c.runner, fmt.count(c.workers), *_no_numbers(c, 7)])
+                rows.append([c.runner, fmt.count(c.workers), *_no_numbers(c, 8)])
                 continue
             rows.append([c.runner, fmt.count(c.workers), fmt.num(c.get("items_per_second")),
-                         fmt.num(c.get("busy_cores")), fmt.num(c.get("cpu_us_per_request")),
+                         fmt.num(c.get("busy_cores")), fmt.num(c.get("server_busy_cores")),
+                         fmt.num(c.get("cpu_us_per_request")),
                          fmt.num(c.get("rss_peak_mb")), fmt.num(ex.per_request(c, "ctx_voluntary")),
                          fmt.num(ex.per_request(c, "ctx_involuntary")), fmt.num(c.get("latency_p99_us")), flags(c)])
         tables.append(Table(f"What {conc:,} connections in flight cost: {label}",
-                            ["runner", "workers", "requests/s", "busy cores", "CPU \u00b5s/request", "peak RSS (MB)",
+                            ["runner", "workers", "requests/s", "busy cores", "server busy cores",
+                             "CPU \u00b5s/request", "peak RSS (MB)",
                              "voluntary ctx sw/request", "involuntary ctx sw/request", "p99 (\u00b5s)", "flags"],
                             rows,
                             notes=["Per request: over the cell's whole wall time and every request it completed "
                                    "(warm-up and drain included), for the whole process tree. Voluntary: a thread "
                                    "blocked (waited for the socket or a lock); involuntary: it was preempted. Peak "
                                    "RSS is summed over processes. A pool with fewer workers than connections "
-                                   f"queues the rest behind its blocking calls. {fmt.MISSING}: too few samples "
+                                   f"queues the rest behind its blocking calls. Server busy cores: the tcp "
+                                   "server's one epoll thread over the cell (server-bound at 0.9 and above: the "
+                                   f"server, not the runner, set the pace). {fmt.MISSING}: too few samples "
                                    "behind the p99, or a failed cell (no numbers)."]))
     return tables
 

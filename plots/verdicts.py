@@ -257,7 +257,11 @@ def _tcp_costs(cell: Cell) -> str:
     paid = [text for value, text in ((rss, f"{fmt.num(rss)} MB of peak RSS"),
                                      (ctx, f"{fmt.num(ctx)} context switches per request"),
                                      (cpu, f"{fmt.num(cpu)} \u00b5s of CPU per request")) if value is not None]
-    return f", paying {_and(paid)}" if paid else ""
+    text = f", paying {_and(paid)}" if paid else ""
+    server = cell.get("server_busy_cores")
+    if cell.get("server_bound"):  # then the rate is the server's, and the sentence must say so
+        text += f" (server-bound: the tcp server's loop was busy {fmt.num(server)} of the time)"
+    return text
 
 
 def _tcp_serves(cell: Cell) -> str:

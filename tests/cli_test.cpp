@@ -91,7 +91,8 @@ TEST(Cli, GoodRunWritesValidatedResultsWithContext) {
   ASSERT_EQ(o.code, 0) << o.output;
   const auto doc = nlohmann::json::parse(std::ifstream(out));
   for (const char* key : {"git_commit", "compiler", "cxx_flags", "libraries", "kernel", "cpu_model", "cores",
-                          "iterations_per_us", "schema_version", "load_avg_before", "load_avg_after"})
+                          "iterations_per_us", "schema_version", "load_avg_before", "load_avg_after",
+                          "other_busy_cores", "steal_fraction"})
     EXPECT_TRUE(doc["context"].contains(key)) << key;
   int rows = 0;
   for (const auto& b : doc["benchmarks"]) {
@@ -113,6 +114,31 @@ TEST(Cli, GoodRunWritesValidatedResultsWithContext) {
   EXPECT_EQ(rows, 2);  // cpu/seq and cpu/coro at workers 1
   fs::remove(out);
   EXPECT_EQ(leaks.leftovers(), "") << "no process or /dev/shm entry outlives the run";
+}
+
+// Each tcp row says how busy the server's one loop was (issue 13), so a reader can tell a server-bound cell;
+// rows that use no server carry none of it.
+TEST(Cli, TcpRowsCarryTheServersCpuAndOthersDoNot) {
+  const conpar::test_support::leak_check leaks;
+  const fs::path out = temp_json("server");
+  const outcome o = conpar("run --suite smoke --workload tcp,cpu --runner coro --concurrency 10 --out " + out.string());
+  ASSERT_EQ(o.code, 0) << o.output;
+  const auto doc = nlohmann::json::parse(std::ifstream(out));
+  int tcp_rows = 0;
+  for (const auto& b : doc["benchmarks"]) {
+    if (b["run_type"] != "iteration") continue;
+    const bool tcp = b["name"].get<std::string>().rfind("tcp/", 0) == 0;
+    EXPECT_EQ(b.contains("server_busy_cores"), tcp) << b["name"];
+    if (!tcp) continue;
+    ++tcp_rows;
+    EXPECT_GT(b["server_cpu_s"].get<double>(), 0) << b["name"];
+    EXPECT_GT(b["server_busy_cores"].get<double>(), 0) << b["name"];
+    EXPECT_LE(b["server_busy_cores"].get<double>(), 1.05) << "one epoll thread: " << b["name"];
+    EXPECT_EQ(b["server_bound"].get<double>(), b["server_busy_cores"].get<double>() >= 0.9 ? 1 : 0);
+  }
+  EXPECT_GT(tcp_rows, 0);
+  fs::remove(out);
+  EXPECT_EQ(leaks.leftovers(), "") << "the tcp server does not outlive the run";
 }
 
 TEST(Cli, CorruptedChecksumIsAnErrorRowAndExitThree) {

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -257,5 +258,18 @@ server_process g_server;  // destroyed at exit: the server stops with the proces
 std::uint16_t tcp_server_port() { return g_server.port(); }
 pid_t tcp_server_pid() noexcept { return g_server.pid(); }
 void stop_tcp_server() noexcept { g_server.stop(); }
+
+double tcp_server_cpu_s() noexcept {
+  const pid_t pid = g_server.pid();
+  if (pid <= 0) return -1;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/schedstat", static_cast<int>(pid));
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return -1;
+  unsigned long long ns = 0;
+  const bool ok = std::fscanf(f, "%llu", &ns) == 1;
+  std::fclose(f);
+  return ok ? static_cast<double>(ns) / 1e9 : -1;
+}
 
 }  // namespace conpar::workloads

@@ -16,6 +16,11 @@ namespace conpar::workloads {
 // The server's pid, 0 when none runs (tests).
 [[nodiscard]] pid_t tcp_server_pid() noexcept;
 
+// The CPU time the server has used so far, in seconds (/proc/PID/schedstat: nanoseconds, not 10 ms ticks; the
+// server is one thread), or a negative number when none runs or it cannot be read. The harness takes it
+// around a cell, so a tcp row can say whether the server, not the runner, was the bottleneck.
+[[nodiscard]] double tcp_server_cpu_s() noexcept;
+
 // Stops the server now and reaps it (in a process that inherited it: forgets it); the next tcp_server_port()
 // starts a new one.
 void stop_tcp_server() noexcept;

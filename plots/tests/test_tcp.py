@@ -9,7 +9,7 @@ from pathlib import Path
 import experiments as ex
 import tables
 import verdicts
-from conftest import error_row, render
+from conftest import error_row, render, row, write_run
 from results import load_run
 
 TCP_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tcp.json"
@@ -90,20 +90,22 @@ def test_cost_table_matches_the_fixture():
     (curve, cost) = tables.tcp_scaling(load_run(TCP_FIXTURE)) + tables.tcp_cost(load_run(TCP_FIXTURE))[:1]
     assert curve.title == f"Real I/O: {LABEL}" and len(curve.rows) == 11
     assert cost.title == f"What 1,000 connections in flight cost: {LABEL}"
-    assert cost.columns == ["runner", "workers", "requests/s", "busy cores", "CPU µs/request", "peak RSS (MB)",
+    assert cost.columns == ["runner", "workers", "requests/s", "busy cores", "server busy cores", "CPU µs/request",
+                            "peak RSS (MB)",
                             "voluntary ctx sw/request", "involuntary ctx sw/request", "p99 (µs)", "flags"]
     assert [r[:2] for r in cost.rows] == [["coro", "1"], ["threads", "2"], ["threads", "1,000"], ["procs", "2"],
                                           ["procs", "1,000"]]
     t = m[name("threads", 1000, 1000)]
     assert table_row(cost, "threads", "1,000") == [
-        "threads", "1,000", f"{t['items_per_second']:,.0f}", f"{t['busy_cores']:.2f}", f"{t['cpu_us_per_request']:.0f}",
+        "threads", "1,000", f"{t['items_per_second']:,.0f}", f"{t['busy_cores']:.2f}", "—",  # a fixture from before
+        f"{t['cpu_us_per_request']:.0f}",
         f"{t['rss_peak_mb']:.0f}", f"{t['ctx_voluntary'] / t['requests']:.2f}",
         f"{t['ctx_involuntary'] / t['requests']:.2f}", f"{t['latency_p99_us']:,.0f}", ""]
     c = m[name("coro", 1, 1000)]
-    assert table_row(cost, "coro", "1")[2:6] == [f"{c['items_per_second']:,.0f}", f"{c['busy_cores']:.2g}",
+    assert table_row(cost, "coro", "1")[2:7] == [f"{c['items_per_second']:,.0f}", f"{c['busy_cores']:.2g}", "—",
                                                  f"{c['cpu_us_per_request']:.1f}", f"{c['rss_peak_mb']:.0f}"]
     assert "latency_p99_us" not in m[name("threads", 2, 1000)]  # too few samples: shown as missing
-    assert table_row(cost, "threads", "2")[8] == "—"
+    assert table_row(cost, "threads", "2")[9] == "—"
 
 
 def test_verdict_numbers_match_the_fixture(tmp_path):
@@ -147,7 +149,7 @@ def test_failed_cell_at_1000_has_no_numbers(tmp_path):
                   lambda rows: [error_row(failed, message) if r["name"] == failed else r for r in rows])
     run = load_run(path)
     _, cost = tables.tcp_scaling(run) + tables.tcp_cost(run)
-    assert table_row(cost, "threads", "1,000") == ["threads", "1,000", *["—"] * 7, f"error: {message}"]
+    assert table_row(cost, "threads", "1,000") == ["threads", "1,000", *["—"] * 8, f"error: {message}"]
     assert [x for x, _ in ex.tcp_scaling(run)[LABEL]["threads"]] == [1, 100]
     _, md = render([path], tmp_path)
     lines = verdict_lines(md)
@@ -199,3 +201,16 @@ def test_other_sections_take_the_tcp_cells_as_any_others():
     assert {c.workload for c in ex.map_points(run)} == {"tcp"}
     assert f"{LABEL}, 1,000 in flight" in ex.cost_groups(run)
     assert verdicts.io_scaling(run) == []
+
+
+def test_a_server_bound_cell_is_flagged_in_the_cost_table_and_its_verdict(tmp_path):
+    cell = "tcp/coro/workers:1/concurrency:1000/delay_us:1000/response_bytes:1024"
+    bound = row(cell, items_per_second=90000.0, server_busy_cores=0.97, server_bound=1, server_cpu_s=0.4)
+    run = load_run(write_run(tmp_path / "t.json", [bound]))
+    cost = next(t for t in tables.tcp_cost(run))
+    r = cost.rows[0]
+    assert r[cost.columns.index("server busy cores")] == "0.97" and r[-1] == "server-bound"
+    assert any("server-bound" in s for s in verdicts.tcp(run))
+    free = row(cell, items_per_second=40000.0, server_busy_cores=0.4, server_bound=0, server_cpu_s=0.2)
+    run = load_run(write_run(tmp_path / "f.json", [free]))
+    assert tables.tcp_cost(run)[0].rows[0][-1] == "" and not any("server-bound" in s for s in verdicts.tcp(run))
