@@ -82,6 +82,13 @@ class Rendered:
     absent: str
 
 
+def input_name(path: str) -> str:
+    """The input as a reader can place it without learning this machine's folders: relative to the project
+    (results/latest/default.json) when it lies inside it, else its file name."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else p.name
+
+
 def machine_line(ctx: dict) -> str:
     cores = ctx.get("cores", ctx.get("num_cpus"))
     cores_text = plural(cores, "core") if isinstance(cores, (int, float)) else "unknown cores"
@@ -214,7 +221,7 @@ def render_html(runs: list[tuple[Run, list[Rendered]]]) -> str:
              f"<title>conpar report</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>conpar report</h1>\n"]
     for index, (run, rendered) in enumerate(runs):
         suffix = "" if index == 0 else f"-{index + 1}"
-        parts.append(f'<section id="run{suffix}">\n<h2>{e(run.path)}</h2>\n<p>{e(summary_line(run))}<br>'
+        parts.append(f'<section id="run{suffix}">\n<h2>{e(input_name(run.path))}</h2>\n<p>{e(summary_line(run))}<br>'
                      f"{e(machine_line(run.context))}</p>\n")
         nav = [f'<li><a href="#{r.fig_id}">{e(r.title)}</a></li>' for r in rendered if r.svg]
         nav += [f'<li><a href="#checks{suffix}">Failed rows and data checks</a></li>',
@@ -263,7 +270,7 @@ def _md_table(t: Table) -> str:
 def render_md(runs: list[tuple[Run, list[Rendered]]]) -> str:
     out = ["# conpar report", ""]
     for run, rendered in runs:
-        out += [f"## {run.path}", "", summary_line(run), "", machine_line(run.context), ""]
+        out += [f"## {input_name(run.path)}", "", summary_line(run), "", machine_line(run.context), ""]
         out += [f"- {v}" for v in verdicts.general(run)] + [""]
         absent = missing_sections(rendered)
         if absent:

@@ -373,3 +373,12 @@ def test_report_renders_in_headless_chromium_and_fetches_nothing(tmp_path, full_
     caught = probe(chromium_dom(control, tmp_path / "profile-3", control_log))
     assert caught["resources"] == ["http://conpar.invalid/x.png"]
     assert page_requests(control_log) == ["http://conpar.invalid/x.png"]
+
+
+def test_no_absolute_path_of_the_machine_appears(tmp_path):
+    path = write_run(tmp_path / "mine.json", [row("cpu/seq/workers:1/concurrency:1/work_us:100", work_us=100.0)])
+    html, md = render([path], tmp_path)
+    for text in (html, md):
+        assert str(tmp_path) not in text and "mine.json" in text
+    import report
+    assert report.input_name(str(report.ROOT / "results" / "latest" / "default.json")) == "results/latest/default.json"
