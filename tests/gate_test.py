@@ -8,8 +8,8 @@ commits: base; "planted", which makes planted_slowdown_percent() (workloads/kern
 preset's mechanism) return 25, so the compute kernel does 25% more work; and "docs", which restores the
 kernel and changes only README.md. Then `conpar gate base planted` must exit 1 naming the cpu cell, and
 `conpar gate base docs` must exit 0, each with its summary (<= 60,000 characters), verdicts, both results
-files and head's report. The cell is cpu/seq at 1 worker, 9 rounds of 0.1 s windows, threshold 10% on
-every metric: other tests share the machine meanwhile, and a 25% slower kernel is far beyond that.
+files and head's report. The cell is cpu/seq at 1 worker, 9 rounds of 0.1 s windows; other tests share the
+machine meanwhile, so the planted slowdown is asserted on CPU per request (threshold 10%), not on throughput.
 Exit 0 pass, 1 fail.
 """
 from __future__ import annotations
@@ -24,8 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL = "cpu/seq/workers:1/concurrency:1/work_us:100"
+# CPU per request is the robust metric on a shared machine (the kernel's work, whatever else runs): 10% on it;
+# throughput and p99 also hold every preemption by the tests running beside this one, so wide thresholds.
 GATE_OPTIONS = ["--rounds", "9", "--duration", "0.1", "--seed", "7", "--filter", f"^{CELL}$",
-                "--threshold", "all=10"]
+                "--threshold", "all=10", "--threshold", "throughput=30", "--threshold", "p99=50"]
 PLANTED_FROM = "#else\n  return 0;\n#endif"
 PLANTED_PERCENT = 25
 OUTPUTS = ("summary.md", "verdicts.json", "base.json", "head.json", "report.html", "report.md")
@@ -93,8 +95,8 @@ def main() -> int:
         code, summary, _ = gate(conpar, repo, "planted", tmp / "planted")
         verdicts = json.loads((tmp / "planted" / "verdicts.json").read_text())
         regressed = {(c["benchmark"], c["metric"]) for c in verdicts["comparisons"] if c["verdict"] == "regressed"}
-        if code != 1 or (CELL, "throughput") not in regressed or CELL not in summary:
-            fail(f"a 25% slower kernel: expected exit 1 and {CELL} throughput regressed; got exit {code}, "
+        if code != 1 or (CELL, "cpu") not in regressed or CELL not in summary:
+            fail(f"a 25% slower kernel: expected exit 1 and {CELL} cpu regressed; got exit {code}, "
                  f"regressed {sorted(regressed)}")
         planted = json.loads((tmp / "planted" / "head.json").read_text())["context"]
         if planted.get("planted_slowdown_percent") != PLANTED_PERCENT:
