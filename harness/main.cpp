@@ -164,6 +164,9 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
       {"cpu_model", harness::cpu_model()},
       {"cores", cores},
       {"iterations_per_us", s.calibration.iterations_per_us},
+      // The rest of the machine's calibration (a few ms): a baseline's absolute numbers are judged only on a match.
+      {"syscall_ns", harness::syscall_ns()},
+      {"futex_round_trip_us", harness::futex_round_trip_us()},
       {"duration_s", s.options.duration_s},
       {"warmup_s", s.options.warmup_s},
       {"cell_timeout_s", s.options.cell_timeout_s},

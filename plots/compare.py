@@ -19,13 +19,14 @@ import re
 import statistics
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from atomic import OutputError, check_targets, write_atomic, write_stdout
 from fmt import MISSING, num
 from mannwhitney import mann_whitney_u
-from results import ErrorRow, InputError, Run, load_run
+from results import Cell, ErrorRow, InputError, Run, load_run
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -56,6 +57,11 @@ class Metric:
     label: str
     unit: str
     higher_is_better: bool
+    # Only some cells have it (a ratio to a reference the cell may lack): where neither run does, no comparison.
+    optional: bool = False
+
+    def compared(self, base: list[float], new: list[float]) -> bool:
+        return not self.optional or bool(base or new)
 
 
 METRICS = (
@@ -172,6 +178,7 @@ class Outcome:
     errors: list[tuple[str, ErrorRow]]  # ("base" or "new", the row)
     warnings: list[str]
     differences: list[tuple[str, object, object]]  # context differences let through by --allow-mismatch
+    notes: list[str] = field(default_factory=list)  # what the caller's plan says about what it judged (baseline.py)
 
     @property
     def counts(self) -> Counter:
@@ -202,26 +209,35 @@ class Outcome:
 
 
 def compare(base: Run, new: Run, rules: list[Rule], alpha: float,
-            differences: list[tuple[str, object, object]] = ()) -> Outcome:
+            differences: list[tuple[str, object, object]] = (), metrics: tuple[Metric, ...] = METRICS,
+            notes: list[str] = ()) -> Outcome:
+    """Judges every metric of `metrics` (compare and ab: the absolute ones) of every benchmark in both runs."""
     base_cells = {c.name: c for c in base.cells}
     new_cells = {c.name: c for c in new.cells}
     errors = [("base", e) for e in base.errors] + [("new", e) for e in new.errors]
     failed = {e.name for _, e in errors}  # one failed repetition makes a cell's numbers untrustworthy
     common = [n for n in base_cells if n in new_cells and n not in failed]
-    comparisons = [
-        judge(name, m, threshold_for(rules, name, m.key), alpha,
-              base_cells[name].samples(m.counter), new_cells[name].samples(m.counter))
-        for name in common for m in METRICS
-    ]
+    samples = [(name, m, base_cells[name].samples(m.counter), new_cells[name].samples(m.counter))
+               for name in common for m in metrics]
+    comparisons = [judge(name, m, threshold_for(rules, name, m.key), alpha, b, n)
+                   for name, m, b, n in samples if m.compared(b, n)]
     missing = [n for n in base_cells if n not in new_cells and n not in failed]
     comparisons += [Comparison(name, m, threshold_for(rules, name, m.key), base_cells[name].samples(m.counter), [],
-                               verdict=NOT_IN_NEW) for name in missing for m in METRICS]
-    comparisons.sort(key=lambda c: (VERDICTS.index(c.verdict), -c.worse_pct, c.benchmark, METRICS.index(c.metric)))
+                               verdict=NOT_IN_NEW)
+                    for name in missing for m in missing_metrics(base_cells[name], metrics)]
+    comparisons.sort(key=lambda c: (VERDICTS.index(c.verdict), -c.worse_pct, c.benchmark, metrics.index(c.metric)))
     warnings = [f"context differs, compared anyway (--allow-mismatch): {difference_text(d)}" for d in differences]
     warnings += few_repetitions_warning(comparisons, alpha)
     return Outcome(base, new, rules, alpha, comparisons,
                    sorted(set(base_cells) - set(new_cells)), sorted(set(new_cells) - set(base_cells)),
-                   errors, warnings, list(differences))
+                   errors, warnings, list(differences), list(notes))
+
+
+def missing_metrics(cell: Cell, metrics: tuple[Metric, ...]) -> list[Metric]:
+    """The metrics a benchmark missing from NEW is listed under: those BASE has; at least one, so that a cell no
+    metric applies to (a seq reference, under baseline.py's ratios) is still "missing", never silently dropped."""
+    have = [m for m in metrics if m.compared(cell.samples(m.counter), [])]
+    return have or list(metrics[:1])
 
 
 def few_repetitions_warning(comparisons: list[Comparison], alpha: float) -> list[str]:
@@ -285,6 +301,7 @@ def render_markdown(o: Outcome) -> str:
            f"Base {md_code(o.base.path)} ({short_commit(o.base.context)}), new {md_code(o.new.path)} "
            f"({short_commit(o.new.context)}). Thresholds (the last that applies wins): {rules_text(o.rules)}; "
            f"alpha {o.alpha:g}.", ""]
+    out += [f"- {n}" for n in o.notes] + ([""] if o.notes else [])
     if o.comparisons:
         out += ["| benchmark | metric | base median | new median | change | p | verdict |",
                 "|---|---|---:|---:|---:|---:|---|"]
@@ -339,6 +356,7 @@ def verdict_document(o: Outcome) -> dict:
         "errors": [{"run": run_name, "benchmark": e.name, "repetition": e.repetition, "message": e.message}
                    for run_name, e in o.errors],
         "warnings": o.warnings,
+        **({"notes": o.notes} if o.notes else {}),
         "summary": {"benchmarks": o.benchmarks, "comparisons": len(o.comparisons),
                     **{v: o.counts[v] for v in VERDICTS}},
         "exit_code": o.exit_code,
@@ -347,20 +365,29 @@ def verdict_document(o: Outcome) -> dict:
 
 # ---------------------------------------------------------------- command line
 
-def parse_rule(text: str) -> Rule:
+def parse_pct(text: str) -> float:
+    """A percentage >= 0: a threshold, or baseline.py's calibration tolerance."""
+    try:
+        pct = float(text)
+    except ValueError:
+        pct = math.nan
+    if not (math.isfinite(pct) and pct >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage >= 0")
+    return pct
+
+
+def parse_rule(text: str, metrics: tuple[Metric, ...] = METRICS) -> Rule:
     """[REGEX:]METRIC=PCT. The metric is after the last colon: benchmark names hold colons, metrics do not."""
     spec, eq, pct_text = text.rpartition("=")
     pattern, colon, metric = spec.rpartition(":")
-    keys = [m.key for m in METRICS] + [ALL_METRICS]
+    keys = [m.key for m in metrics] + [ALL_METRICS]
     if not eq or metric not in keys:
         raise argparse.ArgumentTypeError(
             f"{text!r}: expected [REGEX:]METRIC=PERCENT with METRIC one of {', '.join(keys)}")
     try:
-        pct = float(pct_text)
-    except ValueError:
-        pct = math.nan
-    if not (math.isfinite(pct) and pct >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: {pct_text!r} is not a percentage >= 0")
+        pct = parse_pct(pct_text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
     if colon and not pattern:
         raise argparse.ArgumentTypeError(f"{text!r}: empty benchmark pattern before ':'")
     if colon:
@@ -381,11 +408,13 @@ def parse_alpha(text: str) -> float:
     return alpha
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The options of the judgement and its outputs; ab.py takes the same ones."""
-    parser.add_argument("--threshold", type=parse_rule, action="append", default=[], metavar="[REGEX:]METRIC=PCT",
-                        help="smallest change in percent that counts (default: all=5); METRIC is throughput, p99, "
-                             "cpu or all; REGEX must match the whole benchmark name; repeatable, the last "
+def add_options(parser: argparse.ArgumentParser, metrics: tuple[Metric, ...] = METRICS) -> None:
+    """The options of the judgement and its outputs; ab.py takes the same ones, baseline.py with its own metrics."""
+    keys = ", ".join(m.key for m in metrics)
+    parser.add_argument("--threshold", type=lambda text: parse_rule(text, metrics), action="append", default=[],
+                        metavar="[REGEX:]METRIC=PCT",
+                        help=f"smallest change in percent that counts (default: all=5); METRIC is {keys} "
+                             "or all; REGEX must match the whole benchmark name; repeatable, the last "
                              "rule that applies wins")
     parser.add_argument("--alpha", type=parse_alpha, default=DEFAULT_ALPHA,
                         help=f"significance level of the U test (default {DEFAULT_ALPHA:g})")
@@ -409,11 +438,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# What a caller judges instead of the absolute metrics: (base, new) -> (base, new, metrics, notes), e.g. the runs
+# with derived counters added to their repetitions, the metrics to judge on them, and lines saying why.
+Plan = Callable[[Run, Run], tuple[Run, Run, tuple[Metric, ...], list[str]]]
+
+
 def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: str = "",
-         extra: dict | None = None) -> int:
+         extra: dict | None = None, plan: Plan | None = None) -> int:
     """Loads both runs, judges them, prints the summary and writes the outputs that args ask for
     (threshold, alpha, allow_mismatch, markdown, json, as add_options makes them). appendix is added to
-    the Markdown summary, extra to the verdict file. Returns the exit code."""
+    the Markdown summary, extra to the verdict file; plan, when given, chooses the metrics once the runs are
+    read and checked. Returns the exit code."""
     try:
         check_targets([args.markdown, args.json])  # before the work: a bad path should cost nothing
     except OutputError as e:
@@ -433,7 +468,10 @@ def gate(base_path: Path, new_path: Path, args: argparse.Namespace, appendix: st
         print(f"compare: bad input: {base.path} and {new.path} have no benchmark in common", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    outcome = compare(base, new, [DEFAULT_RULE, *args.threshold], args.alpha, differences)
+    metrics, notes = METRICS, []
+    if plan is not None:
+        base, new, metrics, notes = plan(base, new)
+    outcome = compare(base, new, [DEFAULT_RULE, *args.threshold], args.alpha, differences, metrics, notes)
     markdown = render_markdown(outcome) + (f"\n{appendix.rstrip()}\n" if appendix else "")
     try:
         if args.markdown:

@@ -142,7 +142,8 @@ def context_rows(run: Run) -> list[list[str]]:
     ctx = run.context
     keys = ("suite", "cpu_model", "cores", "kernel", "git_commit", "build_type", "compiler", "cxx_flags",
             "sanitizers", "date", "host_name", "duration_s", "warmup_s", "repetitions", "noise_cv_limit",
-            "load_avg_before", "load_avg_after", "other_busy_cores", "steal_fraction", "iterations_per_us", "memcpy_gb_per_s", "schema_version",
+            "load_avg_before", "load_avg_after", "other_busy_cores", "steal_fraction", "iterations_per_us",
+            "memcpy_gb_per_s", "syscall_ns", "futex_round_trip_us", "schema_version",
             "conpar_version")
     rows = []
     for k in keys:

@@ -31,4 +31,15 @@ descriptor_limit raise_descriptor_limit() noexcept;
 // this (each byte read once and written once: STREAM's "Copy" counts both).
 [[nodiscard]] double memcpy_gb_per_s(std::size_t bytes);
 
+// The machine's calibration beside the kernel's iterations_per_us: what a baseline's absolute numbers may be
+// judged against only when these match (plots/baseline.py). Each is the best of a few short batches (a few ms in
+// all), so one preemption does not move it.
+// What one system call costs (ns): getppid, the cheapest real kernel entry and exit, which the hypervisor and
+// the CPU-bug mitigations set, and which every blocking step and wake-up of a cell pays.
+[[nodiscard]] double syscall_ns();
+// What one futex ping-pong round trip between two threads costs (µs): each blocks, without spinning, until the
+// other wakes it, so a round trip is two wake-ups, the price of every hand-off in threads' and procs' cells.
+// Call it while no other thread matters: it starts and joins one thread.
+[[nodiscard]] double futex_round_trip_us();
+
 }  // namespace conpar::harness
