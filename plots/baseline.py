@@ -89,23 +89,49 @@ def calibration_mismatches(base: dict, new: dict, tolerance_pct: float) -> list[
     return out
 
 
+# Which calibration figures price each machine cost of derived.machine_cost: a cell's ratios are judged
+# only when its cost's figures match.
+COST_CALIBRATIONS = {derived.OVERHEAD: ("syscall_ns", "futex_round_trip_us"), derived.BANDWIDTH: ("memcpy_gb_per_s",)}
+COST_TEXT = {derived.OVERHEAD: f"cells whose requests wait or have under {derived.OVERHEAD_BOUND_US:g} µs of compute "
+                               "(sleep, mixed, tcp, the finest cpu requests), whose cost is mostly system calls, "
+                               "timers and wake-ups",
+             derived.BANDWIDTH: "memory cells, whose cost is the memory bandwidth"}
+
+# A derived metric is a ratio of two medians, each as noisy as an absolute metric, so its spread is about
+# sqrt(2) times theirs: its default threshold is compare's default times sqrt(2) (a --threshold overrides it).
+DERIVED_THRESHOLD_PCT = round(compare.DEFAULT_THRESHOLD_PCT * math.sqrt(2), 1)
+
+
+def derived_rules() -> list[compare.Rule]:
+    return [compare.Rule(None, m.key, DERIVED_THRESHOLD_PCT) for m in derived.METRICS]
+
+
 def calibration_plan(tolerance_pct: float) -> compare.Plan:
-    """The gate's plan: the derived metrics always, the absolute ones too when the calibrations match."""
+    """The gate's plan: the derived metrics always (those of overhead-bound cells when the overhead's
+    calibration matches), the absolute ones too when every calibration matches."""
     def plan(base: Run, new: Run) -> tuple[Run, Run, tuple[compare.Metric, ...], list[str]]:
         mismatches = calibration_mismatches(base.context, new.context, tolerance_pct)
+        notes, unmatched = [], set()
+        for cost, keys in COST_CALIBRATIONS.items():
+            differ = [m for m in mismatches if m.split(":")[0] in keys]
+            if differ:
+                unmatched.add(cost)
+                notes.append(f"Ratios of {COST_TEXT[cost]}, not judged (but a sleep cell's share of the bound): "
+                             "their calibration differs from the baseline's: " + "; ".join(differ) + ".")
+        base, new = (derived.derive_run(r, frozenset(unmatched)) for r in (base, new))
         if mismatches:
-            notes = ["Absolute metrics (throughput, p99 latency, CPU per request) not judged: the calibration "
+            notes += ["Absolute metrics (throughput, p99 latency, CPU per request) not judged: the calibration "
                      "differs from the baseline's, so they would measure the machine, not the code (not a "
                      "regression; only the machine-free metrics were judged): " + "; ".join(mismatches) + "."]
             metrics = derived.METRICS
         else:
-            notes = [f"Calibration matches the baseline's within +-{tolerance_pct:g}% "
+            notes += [f"Calibration matches the baseline's within +-{tolerance_pct:g}% "
                      f"({', '.join(c.key for c in CALIBRATIONS if calibration_value(new.context, c.key))}): "
                      "absolute metrics judged too."]
             metrics = compare.METRICS + derived.METRICS
         for note in notes:
             print(f"baseline: {note}", file=sys.stderr)
-        return derived.derive_run(base), derived.derive_run(new), metrics, notes
+        return base, new, metrics, notes
     return plan
 
 
@@ -167,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baseline: no baseline for this machine class: {path} is missing "
               f"(record one: conpar baseline record RESULTS)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    args.threshold = [*derived_rules(), *args.threshold]  # after compare's default, before the user's rules
     return compare.gate(path, args.new, args, appendix=DERIVED_LEGEND,
                         plan=calibration_plan(args.calibration_tolerance))
 

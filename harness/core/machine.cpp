@@ -166,10 +166,23 @@ double syscall_ns() {
 double futex_round_trip_us() {
   constexpr std::uint32_t k_round_trips = 100;  // ~0.7 ms a batch at this VM's 7 µs a round trip
   constexpr int k_batches = 7;
+  // Both threads on the CPU this one runs on: left to the scheduler, the partner sometimes runs on the other
+  // core (a cross-core wake-up, ~15 µs on the 2-core VM) and sometimes on this one (a switch, ~5 µs), so the
+  // figure jumped 3x between runs and a baseline's calibration check could never match. The caller's
+  // affinity is restored afterwards.
+  cpu_set_t saved;
+  const bool pinned = sched_getaffinity(0, sizeof saved, &saved) == 0 && sched_getcpu() >= 0;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  if (pinned) {
+    CPU_SET(sched_getcpu(), &one);
+    sched_setaffinity(0, sizeof one, &one);
+  }
   // Odd: the partner's turn, even: ours. Each side blocks on the word until it is its turn.
   std::atomic<std::uint32_t> turn{0};
   constexpr std::uint32_t k_total = (k_batches * k_round_trips + 1) * 2;  // one warm-up round trip first
   std::thread partner([&] {
+    if (pinned) sched_setaffinity(0, sizeof one, &one);  // 0: this thread
     for (std::uint32_t t = 1; t < k_total; t += 2) {
       wait_for(turn, t);
       turn.store(t + 1, std::memory_order_release);
@@ -188,6 +201,7 @@ double futex_round_trip_us() {
     for (std::uint32_t i = 0; i < k_round_trips; ++i) round_trip();
   });
   partner.join();
+  if (pinned) sched_setaffinity(0, sizeof saved, &saved);
   return s * 1e6 / k_round_trips;
 }
 

@@ -253,3 +253,24 @@ def test_a_seq_cell_missing_from_new_is_missing_though_no_ratio_applies_to_it(tm
     assert rc == compare.EXIT_MISSING and SEQ_CPU in err
     assert (SEQ_CPU, "speedup") in verdicts(doc, compare.NOT_IN_NEW)
     assert (THREADS_CPU, "speedup") in verdicts(doc, compare.NO_DATA), "its reference is gone: no ratio in new"
+
+
+def test_a_sleep_cells_cpu_ratio_is_judged_only_when_the_overhead_calibration_matches(tmp_path, capsys):
+    # A sleep request's CPU is system calls and wake-ups: dearer on a VM with dearer ones, whatever the code.
+    dearer = suite(cpu={THREADS_SLEEP: 1.3})
+    rc, out, _, doc = gate(tmp_path, capsys, suite(), dearer, new_ctx=SLOWER_VM)
+    assert rc == compare.EXIT_OK
+    judged = {(c["benchmark"], c["metric"]) for c in doc["comparisons"]}
+    assert (THREADS_SLEEP, "cpu_floor") not in judged and (THREADS_SLEEP, "bound") in judged
+    assert (THREADS_CPU, "speedup") in judged  # 100 µs of compute: its ratios cancel the machine
+    assert "Ratios of cells whose requests wait or have under 1 µs of compute" in out and "syscall_ns" in out
+    rc, _, _, doc = gate(tmp_path, capsys, suite(), dearer)  # the same machine: the overhead is the code's
+    assert rc == compare.EXIT_REGRESSION and (THREADS_SLEEP, "cpu_floor") in verdicts(doc, compare.REGRESSED)
+
+
+@pytest.mark.parametrize("drop, verdict", [(0.94, compare.UNCHANGED), (0.90, compare.REGRESSED)])
+def test_a_ratio_has_sqrt2_times_the_default_threshold(tmp_path, capsys, drop, verdict):
+    rc, _, _, doc = gate(tmp_path, capsys, suite(), suite(throughput={THREADS_CPU: drop}))
+    (speedup,) = [c for c in doc["comparisons"] if c["benchmark"] == THREADS_CPU and c["metric"] == "speedup"]
+    assert speedup["threshold_pct"] == baseline.DERIVED_THRESHOLD_PCT == 7.1
+    assert speedup["verdict"] == verdict
