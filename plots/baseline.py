@@ -53,9 +53,9 @@ CALIBRATIONS = (
     Calibration("futex_round_trip_us", "µs", True),
     Calibration("memcpy_gb_per_s", "GB/s", False),
 )
-# Back-to-back runs on the 2-core VM repeat each figure within about +-3.5% (iterations_per_us 370-397 over six
-# runs; syscall_ns 925-980 and futex_round_trip_us 5.11-5.28 over twelve), while the same VM minutes later, under
-# other tenants' load, moved them by 13-30%: a figure 10% off says the machine is not the baseline's.
+# 12 runs of one build on the 2-core VM (4 of them beside two busy loops): iterations_per_us 399.9-406.7,
+# syscall_ns 925-1,079, futex_round_trip_us 5.22-5.45 (plots/README.md): a figure 10% off says the machine is
+# not the baseline's.
 CALIBRATION_TOLERANCE_PCT = 10.0
 
 
