@@ -4,7 +4,7 @@ writes a summary fit for a comment, and exits as `compare` does.
 
     python3 plots/gate.py BASE_REV [HEAD_REV] [--repo DIR] [--work-dir DIR] [--out-dir DIR]
                           [--rounds N] [--seed S] [--filter REGEX] [--duration S]
-                          [--threshold [REGEX:]METRIC=PCT]... [--alpha A]
+                          [--threshold [REGEX:]METRIC=PCT]... [--alpha A] [--configure-arg ARG]...
 
 1. Builds the `conpar` target of each revision with that revision's own `release` preset, in one git
    worktree (WORK_DIR/src, default REPO/build/gate/src) checked out at BASE, then at HEAD. The build folder
@@ -114,13 +114,14 @@ def check_out(repo: Path, src: Path, sha: str) -> None:
     git(src, "clean", "-fdq")  # untracked files, not ignored ones: the build folder stays
 
 
-def build(repo: Path, src: Path, sha: str, side: str, out_dir: Path) -> tuple[Path, float]:
+def build(repo: Path, src: Path, sha: str, side: str, out_dir: Path, configure_args: list[str]) -> tuple[Path, float]:
     """Builds `conpar` at sha; returns the copied binary and the build's seconds."""
     log = out_dir / f"build-{side}.log"
     log.write_text(f"gate: building {side} {sha}\n", encoding="utf-8")
     started = time.monotonic()
     check_out(repo, src, sha)
-    for cmd in (["cmake", "--preset", "release"], ["cmake", "--build", "--preset", "release", "--target", "conpar"]):
+    configure = ["cmake", "--preset", "release", *configure_args]
+    for cmd in (configure, ["cmake", "--build", "--preset", "release", "--target", "conpar"]):
         if run_child(cmd, log, cwd=src) != 0:
             raise Stop(compare.EXIT_BAD_INPUT, f"gate: bad input: {side} ({sha[:12]}) does not build: "
                                                f"`{' '.join(cmd)}` failed; see {log}")
@@ -229,7 +230,7 @@ def gate(args: argparse.Namespace) -> int:
             binaries["head"] = out_dir / "bin" / "head"
             shutil.copy2(binaries["base"], binaries["head"])
             continue
-        binaries[side], seconds[f"build {side}"] = build(repo, src, shas[side], side, out_dir)
+        binaries[side], seconds[f"build {side}"] = build(repo, src, shas[side], side, out_dir, args.configure_arg)
     print(f"gate: built base {shas['base'][:12]} and head {shas['head'][:12]}; ab: {args.rounds} rounds",
           file=sys.stderr, flush=True)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -276,6 +277,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         metavar="[REGEX:]METRIC=PCT",
                         help="replaces the recommended " + " ".join(RECOMMENDED_THRESHOLDS))
     parser.add_argument("--alpha", type=compare.parse_alpha, default=compare.DEFAULT_ALPHA)
+    parser.add_argument("--configure-arg", action="append", default=[], metavar="ARG",
+                        help="passed to both revisions' `cmake --preset release` (e.g. "
+                             "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache for a CI cache); repeatable")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: must be >= 1")
