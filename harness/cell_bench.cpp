@@ -57,7 +57,10 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
       state.SkipWithError(("not run: the run was interrupted by " + signal_name(sig)).c_str());
       break;
     }
-    if (const auto why = descriptor_shortfall(std::uint64_t{spec.descriptors_per_request} * c.load.concurrency);
+    const bool uses_server = std::any_of(spec.prototype.steps.begin(), spec.prototype.steps.end(),
+                                         [](const workloads::step& st) { return st.kind == workloads::step_kind::tcp; });
+    if (const auto why = descriptor_shortfall(std::uint64_t{spec.descriptors_per_request} * c.load.concurrency,
+                                              uses_server ? workloads::tcp_server_pid() : 0);
         !why.empty()) {
       state.SkipWithError(("not run: " + why).c_str());
       break;
@@ -87,8 +90,6 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
     runners::cell_outcome out;
     bool failed = false;
     // The tcp server's CPU over the runner's run (its connects included), and that span: server_busy_cores.
-    const bool uses_server = std::any_of(spec.prototype.steps.begin(), spec.prototype.steps.end(),
-                                         [](const workloads::step& st) { return st.kind == workloads::step_kind::tcp; });
     double server_cpu_s = -1, server_span_s = 0;
     for (int attempt = 0; attempt <= k_window_retries; ++attempt, window *= k_window_growth) {
       reset_peak_rss();  // this cell's peak, not the run's
@@ -221,15 +222,25 @@ void measure(benchmark::State& state, const cell& c, const workloads::workload_s
 
 }  // namespace
 
-void register_cells(const std::vector<cell>& cells, bench_session& session) {
+void prepare_cells(const std::vector<cell>& cells, bench_session& session) {
+  session.specs.clear();
   for (const cell& c : cells) {
-    auto spec = std::make_shared<workloads::workload_spec>(workloads::make_spec(*c.workload, c.params, session.calibration));
-    session.max_bytes_per_request = std::max(session.max_bytes_per_request, spec->bytes);
-    benchmark::RegisterBenchmark(c.name.c_str(), [&c, spec, &session](benchmark::State& state) {
-      measure(state, c, *spec, session);
+    session.specs.push_back(
+        std::make_shared<workloads::workload_spec>(workloads::make_spec(*c.workload, c.params, session.calibration)));
+    session.max_bytes_per_request = std::max(session.max_bytes_per_request, session.specs.back()->bytes);
+  }
+}
+
+void register_round(const std::vector<cell>& cells, const std::vector<std::size_t>& order, bench_session& session) {
+  benchmark::ClearRegisteredBenchmarks();
+  for (const std::size_t i : order) {
+    const cell& c = cells[i];
+    const workloads::workload_spec& spec = *session.specs[i];
+    benchmark::RegisterBenchmark(c.name.c_str(), [&c, &spec, &session](benchmark::State& state) {
+      measure(state, c, spec, session);
     })
-        // Repetitions and one-iteration-per-repetition come from flags (see main.cpp), so that
-        // Google Benchmark adds no "/iterations:1/repeats:N" to our names.
+        // One repetition per round and one iteration per repetition (see main.cpp), so that Google Benchmark
+        // adds no "/iterations:1/repeats:N" to our names.
         ->UseManualTime()  // the measured window, never the benchmark thread's CPU time
         ->Unit(benchmark::kMillisecond);
   }

@@ -1,8 +1,11 @@
-// Registers the cells with Google Benchmark and measures one repetition of a cell: the harness's core.
+// Registers the cells with Google Benchmark, a round at a time, and measures one repetition of a cell: the
+// harness's core.
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,12 +41,19 @@ struct bench_session {
   std::map<std::string, std::vector<nlohmann::json>> histograms;
   // Closed-loop throughput of every successful repetition, by cell name: the peaks open-loop cells scale.
   std::map<std::string, std::vector<double>> peaks;
+  // Each cell's requests, in the cells' order (prepare_cells).
+  std::vector<std::shared_ptr<const workloads::workload_spec>> specs;
   // The most memory any registered cell's request reads (bytes; 0 when no cell streams memory).
   double max_bytes_per_request = 0;
 };
 
-// Registers every cell with Google Benchmark (real/manual time, one iteration per repetition). Builds each
-// cell's requests, so it throws std::invalid_argument for parameters that do not fit together.
-void register_cells(const std::vector<cell>& cells, bench_session& session);
+// Builds each cell's requests once, before any process forks (a workload's data, such as the memory workload's
+// array, is made here, and the worker processes inherit it). Throws std::invalid_argument for parameters that
+// do not fit together.
+void prepare_cells(const std::vector<cell>& cells, bench_session& session);
+
+// Registers one round with Google Benchmark, replacing the last: cells[order[0]], cells[order[1]], ... in that
+// order (real/manual time, one iteration per repetition). prepare_cells must have run.
+void register_round(const std::vector<cell>& cells, const std::vector<std::size_t>& order, bench_session& session);
 
 }  // namespace conpar::harness

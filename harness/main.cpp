@@ -28,6 +28,7 @@
 #include "harness/matrix.hpp"
 #include "harness/other_load.hpp"
 #include "harness/progress_reporter.hpp"
+#include "harness/rounds.hpp"
 #include "workloads/kernel.hpp"
 #include "harness/results_file.hpp"
 #include "harness/sweeps.hpp"
@@ -107,7 +108,7 @@ void add_run_options(CLI::App& run, run_command& cmd) {
       ->delimiter(',')->check(finite_range(0.001, 10.0));
   run.add_option("--arrival", cmd.arrival, "open-loop arrivals: poisson (default, seeded) or constant (evenly spaced)")
       ->check(CLI::IsMember({"poisson", "constant"}));
-  run.add_option("--seed", cmd.seed, "seed of the Poisson arrival schedule (default 1)");
+  run.add_option("--seed", cmd.seed, "seed of the Poisson arrival schedule and of the rounds' order (default 1)");
   run.add_option("--param", cmd.params, "workload parameter NAME=VALUE (e.g. work_us=50), repeatable");
   run.add_option("--filter", cmd.filter,
                  "ECMAScript regex; only cells whose name it matches (not empty, at most 512 characters, no {m,n})");
@@ -172,6 +173,8 @@ nlohmann::json run_context(const run_command& cmd, const harness::bench_session&
       {"cell_timeout_s", s.options.cell_timeout_s},
       {"arrival", s.options.arrivals == harness::arrival::poisson ? "poisson" : "constant"},
       {"seed", s.options.seed},
+      // The repetitions run in rounds, every cell once per round in an order drawn from the seed (rounds.hpp).
+      {"interleaving", "rounds"},
       {"test_stall_ms", s.options.stall_ms_for_test},
       {"repetitions", s.options.repetitions},
       {"min_window_requests", s.options.min_window_requests},
@@ -268,8 +271,8 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   }
 
   // Google Benchmark's flags are checked before anything starts (calibration, worker processes).
-  std::vector<std::string> flags = {argv0, "--benchmark_repetitions=" + std::to_string(session.options.repetitions),
-                                    "--benchmark_min_time=0.000001"};  // one iteration (one window) per repetition
+  // One repetition per round (rounds.hpp) and one iteration (one window) per repetition.
+  std::vector<std::string> flags = {argv0, "--benchmark_repetitions=1", "--benchmark_min_time=0.000001"};
   flags.insert(flags.end(), gb_flags.begin(), gb_flags.end());
   std::vector<char*> gb_argv;
   for (auto& f : flags) gb_argv.push_back(f.data());
@@ -289,7 +292,7 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   // worker processes inherit it; then the forking runners start their processes, while this process is
   // still single-threaded.
   try {
-    harness::register_cells(cells, session);
+    harness::prepare_cells(cells, session);
   } catch (const std::invalid_argument& e) {
     std::cerr << "conpar run: " << e.what() << "\n";
     return k_exit_bad_input;
@@ -303,15 +306,34 @@ int run_suite(run_command& cmd, const std::vector<std::string>& extras, const ch
   for (const auto& c : cells) max_workers[c.runner] = std::max(max_workers[c.runner], c.load.workers);
   for (const auto& [r, w] : max_workers) r->prepare(w);
 
-  std::vector<std::string> names;
-  for (const auto& c : cells) names.push_back(c.name);
-  harness::progress_reporter reporter(std::move(names));
-  if (benchmark::RunSpecifiedBenchmarks(&reporter) == 0) {
+  const auto rounds = harness::interleaved_rounds(cells, session.options.repetitions, session.options.seed);
+  std::vector<std::string> planned;
+  std::map<std::size_t, int> reps;
+  for (const auto& round : rounds)
+    for (const std::size_t i : round)
+      planned.push_back(cells[i].name + " " + std::to_string(++reps[i]) + "/" + std::to_string(session.options.repetitions));
+  harness::progress_reporter reporter(std::move(planned));
+  harness::round_rows rows(cells, session.options.repetitions);
+  nlohmann::json doc;
+  std::size_t ran = 0;
+  for (const auto& round : rounds) {
+    // The round a signal came in marked its cut cells "not run"; no more rounds. A signal before the first round
+    // still lets it run, so every cell says so and the file is written as for any interrupted run.
+    if (harness::interrupt_signal() != 0 && ran > 0) break;
+    harness::register_round(cells, round, session);
+    ran += benchmark::RunSpecifiedBenchmarks(&reporter);
+    const std::string text = reporter.take_json();
+    if (text.empty()) continue;  // nothing ran (Google Benchmark reports nothing for an empty round)
+    nlohmann::json part = harness::parse_benchmark_json(text);
+    rows.add(part["benchmarks"]);
+    if (doc.is_null()) doc = std::move(part);  // Google Benchmark's context, from the first round
+  }
+  benchmark::ClearRegisteredBenchmarks();
+  if (ran == 0) {
     std::cerr << "conpar run: no cell ran\n";
     return k_exit_bad_input;
   }
-
-  nlohmann::json doc = harness::parse_benchmark_json(reporter.json());
+  doc["benchmarks"] = rows.benchmarks();
   const auto load = harness::load_average();
   context["load_avg_after"] = {load[0], load[1], load[2]};
   const harness::other_load other = harness::other_load_between(cpu_before, harness::sample_cpu(), cores);

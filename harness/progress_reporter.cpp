@@ -29,77 +29,65 @@ std::string clock_text(double seconds) {
 
 }  // namespace
 
-progress_reporter::progress_reporter(std::vector<std::string> cell_names)
-    : m_cells(std::move(cell_names)), m_terminal(::isatty(STDOUT_FILENO) == 1) {
-  m_json.SetOutputStream(&m_json_text);
-  m_json.SetErrorStream(&std::cerr);
+progress_reporter::progress_reporter(std::vector<std::string> planned)
+    : m_planned(std::move(planned)), m_terminal(::isatty(STDOUT_FILENO) == 1) {
+  take_json();
+}
+
+std::string progress_reporter::take_json() {
+  std::string text = m_json_text.str();
+  m_json_text.str("");
+  m_json = std::make_unique<benchmark::JSONReporter>();
+  m_json->SetOutputStream(&m_json_text);
+  m_json->SetErrorStream(&std::cerr);
+  return text;
 }
 
 bool progress_reporter::ReportContext(const Context& context) {
   print_status();
-  return m_json.ReportContext(context);
+  return m_json->ReportContext(context);
 }
 
-// Google Benchmark reports a cell in two calls: its repetitions, then (when there are several) its
-// aggregates. The cell's line is printed from the median, or from the single repetition.
+// A round runs each cell once, so Google Benchmark reports a cell's one repetition at a time, without aggregates.
 void progress_reporter::ReportRuns(const std::vector<Run>& runs) {
-  m_json.ReportRuns(runs);
-  if (runs.empty()) return;
-  const bool aggregates = runs.front().run_type == Run::RT_Aggregate;
-  const Run* summary = nullptr;
-  if (!aggregates) {
-    m_reps = m_failed = 0;
-    for (const Run& r : runs) {
-      ++m_runs;
-      ++m_reps;
-      if (r.error_occurred) {
-        ++m_failed;
-        if (m_terminal) std::fputs("\r\033[K", stdout);
-        std::fflush(stdout);
-        std::fprintf(stderr, "%s rep %lld: ERROR: %s\n", display_name(r).c_str(),
-                     static_cast<long long>(r.repetition_index + 1), r.error_message.c_str());
-      } else {
-        summary = &r;
-      }
+  m_json->ReportRuns(runs);
+  for (const Run& r : runs) {
+    if (r.run_type != Run::RT_Iteration) continue;
+    const std::string rep = m_done < m_planned.size() ? m_planned[m_done].substr(m_planned[m_done].rfind(' ') + 1) : "";
+    ++m_done;
+    if (m_terminal) std::fputs("\r\033[K", stdout);
+    if (r.error_occurred) {
+      ++m_errors;
+      std::fflush(stdout);
+      std::fprintf(stderr, "%s rep %s: ERROR: %s\n", display_name(r).c_str(), rep.c_str(), r.error_message.c_str());
+      std::printf("[%zu/%zu] %-66s rep %-5s failed\n", m_done, m_planned.size(), display_name(r).c_str(), rep.c_str());
+    } else {
+      const double p99 = counter(r, "latency_p99_us");
+      std::printf("[%zu/%zu] %-66s rep %-5s %12.0f req/s  p99 %10s us  %.2f busy cores\n", m_done, m_planned.size(),
+                  display_name(r).c_str(), rep.c_str(), counter(r, "items_per_second"),
+                  p99 < 0 ? "-" : std::to_string(p99).substr(0, 9).c_str(), counter(r, "busy_cores"));
     }
-    m_errors += m_failed;
-    // With several repetitions and no failure, the aggregates follow and carry the median.
-    if (runs.front().repetitions > 1 && m_failed == 0) return;
-  } else {
-    for (const Run& r : runs)
-      if (r.aggregate_name == "median") summary = &r;
-    if (m_failed > 0) return;  // already reported from the repetitions
-  }
-  ++m_done;
-  if (m_terminal) std::fputs("\r\033[K", stdout);
-  if (summary && m_failed == 0) {
-    const double p99 = counter(*summary, "latency_p99_us");
-    std::printf("[%zu/%zu] %-66s %12.0f req/s  p99 %10s us  %.2f busy cores\n", m_done, m_cells.size(),
-                display_name(*summary).c_str(), counter(*summary, "items_per_second"),
-                p99 < 0 ? "-" : std::to_string(p99).substr(0, 9).c_str(), counter(*summary, "busy_cores"));
-  } else {
-    std::printf("[%zu/%zu] %-66s %zu of %zu repetitions failed\n", m_done, m_cells.size(),
-                display_name(runs.front()).c_str(), m_failed, m_reps);
   }
   print_status();
 }
 
 void progress_reporter::print_status() const {
-  if (!m_terminal || m_done >= m_cells.size()) {
+  if (!m_terminal || m_done >= m_planned.size()) {
     std::fflush(stdout);
     return;
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
-  const std::string left =
-      m_done == 0 ? "?" : clock_text(elapsed / static_cast<double>(m_done) * static_cast<double>(m_cells.size() - m_done));
-  std::printf("running %zu/%zu %s  elapsed %s  left ~%s", m_done + 1, m_cells.size(), m_cells[m_done].c_str(),
+  const std::string left = m_done == 0 ? "?"
+                                       : clock_text(elapsed / static_cast<double>(m_done) *
+                                                    static_cast<double>(m_planned.size() - m_done));
+  std::printf("running %zu/%zu %s  elapsed %s  left ~%s", m_done + 1, m_planned.size(), m_planned[m_done].c_str(),
               clock_text(elapsed).c_str(), left.c_str());
   std::fflush(stdout);
 }
 
 void progress_reporter::Finalize() {
   if (m_terminal) std::fputs("\r\033[K", stdout);
-  m_json.Finalize();
+  m_json->Finalize();
 }
 
 }  // namespace conpar::harness

@@ -1,5 +1,6 @@
 #include "harness/results_file.hpp"
 
+#include "harness/aggregates.hpp"
 #include "harness/json_number.hpp"
 
 #include <fcntl.h>
@@ -16,14 +17,6 @@
 
 namespace conpar::harness {
 namespace {
-
-constexpr std::string_view k_manual_suffix = "/manual_time";
-
-// Aggregate rows carry a suffix after it ("/manual_time_median"), so it is removed wherever it stands.
-std::string strip_suffix(std::string name) {
-  if (const auto at = name.find(k_manual_suffix); at != std::string::npos) name.erase(at, k_manual_suffix.size());
-  return name;
-}
 
 // Why `path` cannot be the results file, or "": it may be absent or a regular file, nothing else. lstat, not
 // stat: a symbolic link is refused as what it is, whatever it points to.
@@ -54,30 +47,11 @@ int open_temp(const std::filesystem::path& tmp) {
   return ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 }
 
-// Google Benchmark's statistics (statistics.cc): sample standard deviation, cv = stddev / mean.
-double statistic(const std::string& name, std::vector<double> v) {
-  double mean = 0;
-  for (const double x : v) mean += x / static_cast<double>(v.size());
-  if (name == "mean") return mean;
-  if (name == "median") {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  }
-  double sum = 0;
-  for (const double x : v) sum += (x - mean) * (x - mean);
-  const double stddev = v.size() > 1 ? std::sqrt(sum / static_cast<double>(v.size() - 1)) : 0;
-  if (name == "stddev") return stddev;
-  return mean != 0 ? stddev / mean : 0;  // cv
-}
-
 // Google Benchmark's tools (compare.py, github-action-benchmark, Bencher's adapter) read real_time and
 // cpu_time as the time per iteration. A cell's iteration is a request: iterations is the number measured in
 // the window, real_time the window over them (the inverse of throughput, not the latency), cpu_time the
-// CPU per request, all in ns. The aggregate rows are recomputed from them, as Google Benchmark computes its
-// own, since it aggregated the windows.
+// CPU per request, all in ns (add_aggregates then aggregates these, not the windows).
 void per_request_times(nlohmann::json& benchmarks) {
-  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> times;  // run -> real, cpu
   for (auto& b : benchmarks) {
     b["time_unit"] = "ns";
     if (b.value("run_type", "") != "iteration" || b.value("error_occurred", false)) continue;
@@ -88,21 +62,16 @@ void per_request_times(nlohmann::json& benchmarks) {
     b["iterations"] = static_cast<std::int64_t>(measured);
     b["real_time"] = window * 1e9 / measured;
     b["cpu_time"] = cpu_us * 1e3;
-    auto& [real, cpu] = times[b["run_name"].get<std::string>()];
-    real.push_back(b["real_time"]);
-    cpu.push_back(b["cpu_time"]);
-  }
-  for (auto& b : benchmarks) {
-    if (b.value("run_type", "") != "aggregate") continue;
-    const auto it = times.find(b["run_name"].get<std::string>());
-    const std::string stat = b.value("aggregate_name", "");
-    if (it == times.end() || (stat != "mean" && stat != "median" && stat != "stddev" && stat != "cv")) continue;
-    b["real_time"] = statistic(stat, it->second.first);
-    b["cpu_time"] = statistic(stat, it->second.second);
   }
 }
 
 }  // namespace
+
+std::string without_manual_time(std::string name) {
+  constexpr std::string_view suffix = "/manual_time";
+  if (const auto at = name.find(suffix); at != std::string::npos) name.erase(at, suffix.size());
+  return name;
+}
 
 nlohmann::json parse_benchmark_json(std::string text) {
   static const std::regex k_non_json(R"(:\s*-?(NaN|Infinity)\b)");
@@ -110,26 +79,33 @@ nlohmann::json parse_benchmark_json(std::string text) {
 }
 
 void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector<nlohmann::json>>& histograms) {
-  std::map<std::string, bool> noisy;
+  // Only the repetitions are kept: the aggregates are computed here, over the rounds (aggregates.hpp).
+  nlohmann::json rows = nlohmann::json::array();
   for (auto& b : doc["benchmarks"]) {
-    b["name"] = strip_suffix(b.value("name", ""));
-    b["run_name"] = strip_suffix(b.value("run_name", ""));
-    const std::string run = b["run_name"];
-    if (b.value("run_type", "") == "aggregate" && b.value("aggregate_name", "") == "cv")
-      noisy[run] = json_number(b, "items_per_second").value_or(0) > k_noise_cv_limit;
-    if (b.value("run_type", "") == "iteration" && !b.value("error_occurred", false)) {
-      const auto h = histograms.find(run);
+    if (b.value("run_type", "") == "aggregate") continue;
+    b["name"] = without_manual_time(b.value("name", ""));
+    b["run_name"] = without_manual_time(b.value("run_name", ""));
+    if (!b.value("error_occurred", false)) {
+      const auto h = histograms.find(b["run_name"].get<std::string>());
       const auto rep = b.value("repetition_index", std::int64_t{0});
       if (h != histograms.end() && rep >= 0 && static_cast<std::size_t>(rep) < h->second.size())
         b["histogram"] = h->second[static_cast<std::size_t>(rep)];
     }
+    rows.push_back(std::move(b));
   }
-  for (auto& b : doc["benchmarks"]) {
+  per_request_times(rows);
+  add_aggregates(rows);
+  std::map<std::string, bool> noisy;
+  for (const auto& b : rows)
+    if (b.value("run_type", "") == "aggregate" && b.value("aggregate_name", "") == "cv")
+      noisy[b["run_name"].get<std::string>()] = json_number(b, "items_per_second").value_or(0) > k_noise_cv_limit;
+  for (auto& b : rows) {
     const auto it = noisy.find(b["run_name"].get<std::string>());
     if (it != noisy.end()) b["noisy"] = it->second ? 1 : 0;
   }
-  per_request_times(doc["benchmarks"]);
+  doc["benchmarks"] = std::move(rows);
   doc["context"]["noise_cv_limit"] = k_noise_cv_limit;
+  doc["context"]["ci_level"] = k_ci_level;
 }
 
 void check_results_target(const std::filesystem::path& path) {

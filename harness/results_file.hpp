@@ -20,8 +20,13 @@ inline constexpr double k_noise_cv_limit = 0.05;
 // are not JSON and become null. Throws nlohmann::json::parse_error on anything else.
 [[nodiscard]] nlohmann::json parse_benchmark_json(std::string text);
 
-// Strips Google Benchmark's "/manual_time" suffix from names, attaches each repetition's histogram and
-// marks cells whose throughput CV exceeds k_noise_cv_limit (`noisy` on every row of the cell).
+// A cell's name as conpar writes it: Google Benchmark's "/manual_time" removed wherever it stands.
+[[nodiscard]] std::string without_manual_time(std::string name);
+
+// Strips Google Benchmark's "/manual_time" suffix from names, attaches each repetition's histogram, makes
+// real_time and cpu_time per request, computes each cell's aggregates over its repetitions (aggregates.hpp;
+// any aggregate rows given are dropped) and marks cells whose throughput CV exceeds k_noise_cv_limit (`noisy`
+// on every row of the cell). Each cell's repetitions must be together, in repetition order.
 void finish_results(nlohmann::json& doc, const std::map<std::string, std::vector<nlohmann::json>>& histograms);
 
 // Checks, before any work, that results can be written to `path`: it is absent or a regular file (never a

@@ -60,12 +60,13 @@ void wait_for(std::atomic<std::uint32_t>& word, std::uint32_t wanted) {
     futex_wait(word, seen);
 }
 
-// The descriptors open in this process now: the entries of /proc/self/fd, less the one reading it.
-unsigned long long open_descriptors() {
+// The descriptors open in a process now: the entries of /proc/PID/fd (less the one reading it, for this one).
+unsigned long long open_descriptors(pid_t pid = 0) {
   std::error_code ec;
   unsigned long long n = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++n;
-  return n > 0 ? n - 1 : 0;
+  const std::string dir = pid > 0 ? "/proc/" + std::to_string(pid) + "/fd" : "/proc/self/fd";
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) ++n;
+  return pid > 0 || n == 0 ? n : n - 1;
 }
 
 }  // namespace
@@ -81,22 +82,28 @@ descriptor_limit raise_descriptor_limit() noexcept {
   return {lim.rlim_cur, lim.rlim_max};
 }
 
-std::string descriptor_shortfall(unsigned long long needed) {
+std::string descriptor_shortfall(unsigned long long needed, pid_t server) {
   // Headroom for what a cell opens besides its connections: Asio's epoll and eventfd, a worker's pipe, the
   // results file at the end.
   constexpr unsigned long long k_reserve = 32;
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return {};
-  // What is open now, not a guess: earlier cells' connections that are still open count against the limit.
-  const unsigned long long open_now = open_descriptors();
-  if (open_now + needed + k_reserve <= lim.rlim_cur) return {};
-  return std::to_string(needed) + " requests in flight need " + std::to_string(needed) +
-         " more open descriptors (one connection each, plus " + std::to_string(k_reserve) + " spare), and " +
-         std::to_string(open_now) + " are open in this process now (/proc/self/fd), but it may open " +
-         std::to_string(lim.rlim_cur) + " (RLIMIT_NOFILE; hard limit " +
-         (lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max)) +
-         "): raise the hard limit (ulimit -Hn as root, LimitNOFILE= in systemd, nofile in "
-         "/etc/security/limits.conf) or lower --concurrency";
+  // What is open now, not a guess: earlier cells' connections that are still open count against the limit, here
+  // and in the server (procs' workers hold theirs in their own processes, but the server holds the other end).
+  const auto shortfall = [&](unsigned long long open_now, const std::string& where) -> std::string {
+    if (open_now + needed + k_reserve <= lim.rlim_cur) return {};
+    return std::to_string(needed) + " requests in flight need " + std::to_string(needed) +
+           " more open descriptors (one connection each, plus " + std::to_string(k_reserve) + " spare), and " +
+           std::to_string(open_now) + " are open in " + where + " now, but it may open " +
+           std::to_string(lim.rlim_cur) + " (RLIMIT_NOFILE; hard limit " +
+           (lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max)) +
+           "): raise the hard limit (ulimit -Hn as root, LimitNOFILE= in systemd, nofile in "
+           "/etc/security/limits.conf) or lower --concurrency";
+  };
+  std::string why = shortfall(open_descriptors(), "this process (/proc/self/fd)");
+  if (why.empty() && server > 0)
+    why = shortfall(open_descriptors(server), "the tcp server (/proc/" + std::to_string(server) + "/fd)");
+  return why;
 }
 
 unsigned available_cores() noexcept {

@@ -1,6 +1,8 @@
 // Facts about the machine and build that make a result interpretable (and comparable) later.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstddef>
 #include <string>
@@ -22,9 +24,10 @@ struct descriptor_limit {
 // Raises the soft limit to the hard one (Debian's default soft limit, 1,024, is below the tcp workload's
 // 10,000 connections) and returns the limit now in force. Processes started later inherit it.
 descriptor_limit raise_descriptor_limit() noexcept;
-// Why `needed` more descriptors cannot be opened in this process, or "" when they can: counts those open
-// now (/proc/self/fd, so earlier cells' connections still open count) against the soft limit.
-[[nodiscard]] std::string descriptor_shortfall(unsigned long long needed);
+// Why `needed` more descriptors cannot be opened in this process, or in the tcp server `server` (> 0) that
+// accepts them, or "" when they can: counts those open now (/proc/PID/fd, so earlier cells' connections still
+// open count) against the soft limit, which the server inherited.
+[[nodiscard]] std::string descriptor_shortfall(unsigned long long needed, pid_t server = 0);
 
 // What one thread's memcpy copies per second (GB/s, 1e9 bytes) between two buffers of `bytes` each, best of
 // a few copies: the plain bandwidth the memory workload's figures stand beside. Its memory traffic is twice

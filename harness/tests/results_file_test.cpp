@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "harness/aggregates.hpp"
 #include "harness/reference.hpp"
 #include "harness/results_file.hpp"
 #include "workloads/kernel.hpp"
@@ -21,18 +22,26 @@ TEST(ResultsFile, BenchmarkNanAndInfinityBecomeNull) {
 }
 
 TEST(ResultsFile, FinishStripsManualTimeAttachesHistogramsAndMarksNoise) {
+  const auto rep = [](int i, double rate) {
+    return nlohmann::json{{"name", "x/manual_time"}, {"run_name", "x/manual_time"}, {"run_type", "iteration"},
+                          {"repetition_index", i}, {"items_per_second", rate}};
+  };
   nlohmann::json doc = {{"context", nlohmann::json::object()},
                         {"benchmarks",
-                         {{{"name", "x/manual_time"}, {"run_name", "x/manual_time"}, {"run_type", "iteration"},
-                           {"repetition_index", 0}},
+                         {rep(0, 100), rep(1, 200),
+                          // Google Benchmark's own aggregates are dropped: conpar computes them over the rounds.
                           {{"name", "x/manual_time_cv"}, {"run_name", "x/manual_time"}, {"run_type", "aggregate"},
-                           {"aggregate_name", "cv"}, {"items_per_second", 0.2}}}}};
-  harness::finish_results(doc, {{"x", {nlohmann::json{{"count", 3}}}}});
-  EXPECT_EQ(doc["benchmarks"][0]["name"], "x");
-  EXPECT_EQ(doc["benchmarks"][1]["name"], "x_cv");
-  EXPECT_EQ(doc["benchmarks"][0]["histogram"]["count"], 3);
-  EXPECT_EQ(doc["benchmarks"][0]["noisy"], 1);
+                           {"aggregate_name", "cv"}, {"items_per_second", 0.01}}}}};
+  harness::finish_results(doc, {{"x", {nlohmann::json{{"count", 3}}, nlohmann::json{{"count", 4}}}}});
+  const auto& b = doc["benchmarks"];
+  ASSERT_EQ(b.size(), 8u) << "2 repetitions and 6 aggregates: " << b.dump();
+  EXPECT_EQ(b[0]["name"], "x");
+  EXPECT_EQ(b[5]["name"], "x_cv");
+  EXPECT_EQ(b[0]["histogram"]["count"], 3);
+  EXPECT_EQ(b[1]["histogram"]["count"], 4);
+  EXPECT_EQ(b[0]["noisy"], 1) << "cv of 100 and 200 is 0.47, not the 0.01 given";
   EXPECT_EQ(doc["context"]["noise_cv_limit"], harness::k_noise_cv_limit);
+  EXPECT_EQ(doc["context"]["ci_level"], harness::k_ci_level);
 }
 
 // Issue 14 #1: Google Benchmark's tools read real_time and cpu_time as the time of one iteration, so a row's
@@ -45,17 +54,11 @@ TEST(ResultsFile, RowsCarryTimePerRequestAndTheAggregatesFollow) {
                           {"cpu_time", 2.0}, {"time_unit", "ms"}, {"window_s", window_s},
                           {"measured_requests", measured}, {"cpu_us_per_request", cpu_us}};
   };
-  const auto agg = [](const char* stat) {
-    return nlohmann::json{{"name", std::string("x/manual_time_") + stat}, {"run_name", "x/manual_time"},
-                          {"run_type", "aggregate"}, {"aggregate_name", stat}, {"real_time", 300.0},
-                          {"time_unit", "ms"}};
-  };
   nlohmann::json failed = rep(3, 0.3, 10, 1);
   failed["error_occurred"] = true;
   nlohmann::json doc = {{"context", nlohmann::json::object()},
                         {"benchmarks",
-                         {rep(0, 0.3, 3000, 50), rep(1, 0.3, 1500, 70), rep(2, 0.3, 1000, 90), failed, agg("mean"),
-                          agg("median"), agg("stddev"), agg("cv")}}};
+                         {rep(0, 0.3, 3000, 50), rep(1, 0.3, 1500, 70), rep(2, 0.3, 1000, 90), failed}}};
   harness::finish_results(doc, {});
   const auto& b = doc["benchmarks"];
   EXPECT_EQ(b[0]["iterations"], 3000);
@@ -70,6 +73,11 @@ TEST(ResultsFile, RowsCarryTimePerRequestAndTheAggregatesFollow) {
   EXPECT_DOUBLE_EQ(b[6]["real_time"].get<double>(), 100e3) << "sample standard deviation";
   EXPECT_DOUBLE_EQ(b[7]["real_time"].get<double>(), 0.5) << "cv = stddev / mean, a fraction as Google Benchmark writes it";
   EXPECT_EQ(b[7]["time_unit"], "ns");
+  EXPECT_EQ(b[4]["name"], "x_mean");
+  EXPECT_EQ(b[4]["iterations"], 3) << "Google Benchmark's aggregates count the repetitions behind them";
+  EXPECT_DOUBLE_EQ(b[8]["real_time"].get<double>(), 100e3) << "3 samples: the interval is their range";
+  EXPECT_DOUBLE_EQ(b[9]["real_time"].get<double>(), 300e3);
+  EXPECT_DOUBLE_EQ(b[9]["ci_coverage"].get<double>(), 0.75);
 }
 
 TEST(ResultsFile, AtomicWriteReplacesWholeAndFailsCleanly) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -62,12 +63,16 @@ inline conpar_outcome run_conpar(const std::vector<std::string>& args, const std
 }
 
 // The per-repetition rows of a results file (aggregates left out).
+// A results file's repetitions in the order they ran (run_order: the rounds shuffle the cells).
 inline nlohmann::json iteration_rows(const std::filesystem::path& results) {
-  nlohmann::json rows = nlohmann::json::array();
+  std::vector<nlohmann::json> rows;
   const auto doc = nlohmann::json::parse(std::ifstream(results));
   for (const auto& b : doc["benchmarks"])
     if (b["run_type"] == "iteration") rows.push_back(b);
-  return rows;
+  std::stable_sort(rows.begin(), rows.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return a.value("run_order", 0) < b.value("run_order", 0);
+  });
+  return nlohmann::json(rows);
 }
 
 }  // namespace conpar::test_support
