@@ -1,0 +1,78 @@
+"""The median's order-statistic interval: the rule, and Cell.interval from the harness's ci rows or, in an older
+file, from the repetitions, which must agree."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import intervals
+from conftest import FIXTURE, load_fixture, row, write_run
+from results import load_run
+
+
+@pytest.mark.parametrize("n, k, cover", [
+    (2, 1, 0.5), (3, 1, 0.75), (4, 1, 0.875), (5, 1, 0.9375), (6, 1, 0.96875), (8, 1, 0.9921875),
+    (9, 2, 0.9609375), (10, 2, 0.978515625),
+])
+def test_the_rule_takes_the_largest_k_reaching_95_percent(n, k, cover):
+    samples = [float(x) for x in reversed(range(1, n + 1))]  # unsorted: the rule sorts
+    assert intervals.median_interval(samples) == (k, n + 1 - k, cover)
+
+
+def test_n8_stops_at_k1_since_k2_covers_only_93_percent():
+    assert intervals.coverage(8, 2) == pytest.approx(0.9297, abs=1e-4)
+
+
+def test_no_interval_below_two_samples_and_six_are_needed_for_95_percent():
+    assert intervals.median_interval([]) is None and intervals.median_interval([5.0]) is None
+    assert intervals.needed() == 6
+
+
+NAME = "cpu/threads/workers:2/concurrency:16/work_us:100"
+RATES = [104.0, 100.0, 108.0, 101.0, 107.0, 102.0, 106.0, 103.0, 105.0]  # 9: k = 2, [101, 107]
+
+
+def cell_rows(with_ci: bool) -> list[dict]:
+    reps = [row(NAME, repetitions=9, repetition_index=i, items_per_second=r, busy_cores=1.9 + i / 100)
+            for i, r in enumerate(RATES)]
+    aggregate = {k: v for k, v in reps[0].items() if k != "repetition_index"}
+    rows = reps + [{**aggregate, "name": f"{NAME}_median", "run_type": "aggregate", "aggregate_name": "median",
+                    "items_per_second": 104.0, "busy_cores": 1.94}]
+    if with_ci:  # as the harness writes them: every numeric field an endpoint, a null where GB writes NaN
+        for which, rate, busy in (("ci_low", 101.0, 1.91), ("ci_high", 107.0, 1.97)):
+            rows.append({**aggregate, "name": f"{NAME}_{which}", "run_type": "aggregate", "aggregate_name": which,
+                         "items_per_second": rate, "busy_cores": busy, "ci_coverage": 0.9609375,
+                         "latency_max_us": None})
+    return rows
+
+
+def test_ci_rows_and_repetitions_give_the_same_interval(tmp_path):
+    from_rows = load_run(write_run(tmp_path / "ci.json", cell_rows(True), ci_level=0.95)).cell(NAME)
+    computed = load_run(write_run(tmp_path / "old.json", cell_rows(False))).cell(NAME)
+    for key in ("items_per_second", "busy_cores"):
+        assert from_rows.interval(key) == pytest.approx(computed.interval(key))
+    assert from_rows.interval("items_per_second") == (101.0, 107.0, 0.9609375)
+    assert from_rows.get("items_per_second") == 104.0  # the median row still gives the numbers
+
+
+def test_the_real_fixture_has_intervals_from_its_five_repetitions():
+    run = load_run(FIXTURE)
+    cell = run.cell("cpu/seq/workers:1/concurrency:1/work_us:100")
+    samples = cell.samples("items_per_second")
+    assert len(samples) == 5
+    assert cell.interval("items_per_second") == (min(samples), max(samples), 0.9375)
+
+
+def test_a_single_repetition_has_no_interval(tmp_path):
+    run = load_run(write_run(tmp_path / "one.json", [row(NAME)]))
+    assert run.cell(NAME).interval("items_per_second") is None
+
+
+def test_a_ci_row_is_checked_like_any_row(tmp_path, capsys):
+    rows = cell_rows(True)
+    rows[-1]["items_per_second"] = -1.0
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"context": load_fixture()["context"], "benchmarks": rows}), encoding="utf-8")
+    with pytest.raises(Exception, match=r"aggregate ci_high\): items_per_second is -1.0"):
+        load_run(path)
