@@ -7,7 +7,7 @@ import json
 import pytest
 
 import intervals
-from conftest import FIXTURE, load_fixture, row, write_run
+from conftest import FIXTURE, load_fixture, render, row, write_run
 from results import load_run
 
 
@@ -76,3 +76,55 @@ def test_a_ci_row_is_checked_like_any_row(tmp_path, capsys):
     path.write_text(json.dumps({"context": load_fixture()["context"], "benchmarks": rows}), encoding="utf-8")
     with pytest.raises(Exception, match=r"aggregate ci_high\): items_per_second is -1.0"):
         load_run(path)
+
+
+# ---------------------------------------------------------------- verdicts from the intervals
+
+SHARES = (0, 0.25, 0.5, 0.75, 1)
+SPREAD = (-1, -0.5, 0, 0, 0.5, 1)  # 6 repetitions: the interval is [min, max], covering 96.9%
+
+
+def mixed_reps(curves: dict[str, list[tuple[float, float]]]) -> list[dict]:
+    """{runner: [(median, half-width of its interval) per share]} as 6 repetitions per cell."""
+    rows = []
+    for runner, points in curves.items():
+        workers = 1 if runner == "coro" else 16
+        for share, (median, half) in zip(SHARES, points):
+            name = f"mixed/{runner}/workers:{workers}/concurrency:16/request_us:1000/cpu_share:{share:g}"
+            rows += [row(name, sweeps=["crossover"], repetitions=6, repetition_index=i,
+                         items_per_second=median + half * d) for i, d in enumerate(SPREAD)]
+    return rows
+
+
+def who_leads(tmp_path, curves) -> str:
+    _, md = render([write_run(tmp_path / "x.json", mixed_reps(curves))], tmp_path)
+    line = next(x for x in md.splitlines() if x.startswith("- Who leads"))
+    assert "overlapping confidence intervals of the medians are a tie)" in line and "5%" not in line
+    return line[line.index("): ") + 3:]
+
+
+def test_separated_intervals_are_a_lead(tmp_path):
+    assert who_leads(tmp_path, {"coro": [(1000, 10)] * 5, "threads": [(960, 10)] * 5}) == (
+        "coro vs threads: coro ahead over the whole range.")  # 4% apart: a tie by the old 5% rule
+
+
+def test_overlapping_intervals_are_a_tie_however_far_apart_the_medians(tmp_path):
+    assert who_leads(tmp_path, {"coro": [(1000, 150)] * 5, "threads": [(850, 150)] * 5}) == (
+        "coro vs threads: tied over the whole range.")  # 15% apart: a lead by the old rule
+
+
+def test_a_crossing_is_named_where_the_order_is_significant_on_both_sides(tmp_path):
+    coro = [(1000, 10), (900, 10), (700, 100), (500, 10), (300, 10)]
+    threads = [(800, 10), (750, 10), (700, 100), (650, 10), (600, 10)]
+    # Significant at 25% (coro) and 75% (threads), a tie at 50%: the crossing lies between, where the
+    # relative difference crosses zero: 0.25 + 0.5 * (150/900) / (150/900 + 150/650).
+    at = 0.25 + 0.5 * (150 / 900) / (150 / 900 + 150 / 650)
+    assert who_leads(tmp_path, {"coro": coro, "threads": threads}) == (
+        f"coro vs threads: coro leads up to ~{100 * at:.0f}% CPU, threads from there on (tied at 50%).")
+
+
+def test_no_crossing_where_the_medians_swap_but_one_side_is_a_tie(tmp_path):
+    coro = [(1000, 10), (900, 10), (700, 100), (600, 100), (500, 100)]
+    threads = [(800, 10), (750, 10), (780, 100), (680, 100), (560, 100)]  # ahead by the medians from 50% on
+    assert who_leads(tmp_path, {"coro": coro, "threads": threads}) == (
+        "coro vs threads: coro ahead wherever they differ, no significant crossing (tied from 50%).")
