@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import fmt
+from intervals import LEVEL, needed
 from results import Cell, Run, group_by, order_runners, run_date
 
 Series = dict[str, list[tuple[float, Cell]]]
@@ -261,6 +263,13 @@ def tied_with_best(cells: list[Cell], key: str = RATE) -> tuple[Cell, list[Cell]
     significantly lead (a cell without an interval never ties: medians decide, as before intervals)."""
     best = max(cells, key=lambda c: c.get(key))
     return best, [c for c in cells if c is not best and order(best, c, key) == 0]
+
+
+def coverage_note(cells: Iterable[Cell], key: str = RATE) -> str | None:
+    """'intervals cover 93.8% with 5 repetitions; 6 are needed for 95%': said once where the cells' intervals (the
+    lowest coverage among them) fall short of LEVEL, as [min, max] of 5 repetitions does; None when all reach it."""
+    short = [(iv[2], len(c.samples(key))) for c in cells if (iv := c.interval(key)) and iv[2] < LEVEL]
+    return fmt.coverage(*min(short), needed(LEVEL), LEVEL) if short else None
 
 
 @dataclass

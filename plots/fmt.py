@@ -69,3 +69,9 @@ def span(low: float | None, high: float | None, form=num) -> str:
 def ratio_ci(x: float, interval: tuple[float, float] | None) -> str:
     """A ratio with its interval where it has one: '1.96x [1.90x–2.01x]', else '1.96x'."""
     return ratio(x) + (f" [{span(*interval, form=ratio)}]" if interval else "")
+
+
+def coverage(cover: float, n: int, needed: int, level: float) -> str:
+    """Why an interval is narrower than asked: 'intervals cover 93.8% with 5 repetitions; 6 are needed for 95%'."""
+    return (f"intervals cover {pct(cover)} with {plural(n, 'repetition')}; {needed:g} are needed for "
+            f"{100 * level:g}%")
