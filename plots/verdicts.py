@@ -72,6 +72,13 @@ def general(run: Run) -> list[str]:
         counts = ", ".join(f"{runner} {by_runner[runner]}" for runner in order_runners(by_runner))
         out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}; by runner: {counts}); "
                    "each is marked (noisy) in the tables below.")
+    with_interval = [c for c in cells if c.ok and c.interval(ex.RATE)]
+    if with_interval:
+        short = ex.coverage_note(with_interval)
+        out.append("Runners are compared by the distribution-free confidence interval of each median over its "
+                   "repetitions: overlapping intervals are a tie, and a ratio carries its interval"
+                   + (f"; here the {short}, so a tie or a lead is judged on narrower intervals than 95%." if short
+                      else "."))
     other, steal = run.context.get("other_busy_cores"), run.context.get("steal_fraction")
     before, after = run.context.get("load_avg_before"), run.context.get("load_avg_after")
     if run.cores and isinstance(other, (int, float)) and isinstance(steal, (int, float)):
@@ -370,7 +377,7 @@ def tcp(run: Run) -> list[str]:
                 ("CPU", full.get("cpu_us_per_request"), loop.get("cpu_us_per_request")),
                 ("context switches", ex.ctx_per_request(full), ex.ctx_per_request(loop))) if a is not None and b]
             against.append(_n(full, f"{runner} with {fmt.plural(full.workers, 'worker')}") +
-                           f" serves {fmt.ratio(_rate(full) / _rate(loop))} the requests/s" +
+                           f" serves {_ratio(full, loop)} the requests/s" +
                            (f" at {_and(costs)} per request" if costs else ""))
         if against:
             out.append(_n(loop, f"Against {loop.runner} on {_loop_threads(loop)} at {conc:,} connections in flight "
@@ -708,19 +715,20 @@ def processes(run: Run) -> list[str]:
             if t is None or not _rate(t):
                 continue
             ratio = _rate(p) / _rate(t)
-            if abs(ratio - 1) > ALIKE:
+            if abs(ratio - 1) > ALIKE and ex.order(p, t) != 0:  # overlapping intervals: no difference to explain
                 pairs.append((abs(ratio - 1), ratio, p, t))
     if not pairs:
         return []
     pairs.sort(key=lambda x: -x[0])
     shown = min(len(pairs), PROCESS_DIFFERENCES_SHOWN)
-    out = [f"procs against threads on the same cell, where they differ by more than {ALIKE:.0%} in throughput "
+    out = [f"procs against threads on the same cell, where they differ by more than {ALIKE:.0%} in throughput"
+           + (", intervals apart" if any(ex.order(p, t) is not None for *_, p, t in pairs) else "") + " "
            f"({fmt.plural(len(pairs), 'cell')}" + (f"; the {shown} largest" if shown < len(pairs) else "") + "): each request is "
            "executed in a worker process with nothing in between, so the difference is what processes cost: a "
            "wake-up of another process switches address spaces (tests/experiments/wakeup_cost measures it)."]
     for _, ratio, p, t in pairs[:PROCESS_DIFFERENCES_SHOWN]:
         out.append(_n(p, f"{p.shape_label()} at {fmt.plural(p.workers, 'worker')}, {p.concurrency:,} in flight: "
-                         f"procs {fmt.rate(_rate(p))} against threads {fmt.rate(_rate(t))} ({fmt.ratio(ratio)}), "
+                         f"procs {fmt.rate(_rate(p))} against threads {fmt.rate(_rate(t))} ({_ratio(p, t)}), "
                          f"paying {_why_procs(p, t)}") + ".")
     return out
 

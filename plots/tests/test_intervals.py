@@ -128,3 +128,39 @@ def test_no_crossing_where_the_medians_swap_but_one_side_is_a_tie(tmp_path):
     threads = [(800, 10), (750, 10), (780, 100), (680, 100), (560, 100)]  # ahead by the medians from 50% on
     assert who_leads(tmp_path, {"coro": coro, "threads": threads}) == (
         "coro vs threads: coro ahead wherever they differ, no significant crossing (tied from 50%).")
+
+
+def test_a_share_where_the_intervals_overlap_names_the_tie(tmp_path):
+    _, md = render([write_run(tmp_path / "x.json", mixed_reps(
+        {"coro": [(1000, 150)] * 5, "threads": [(850, 150)] * 4 + [(500, 10)]}))], tmp_path)
+    line = next(x for x in md.splitlines() if x.startswith("- Crossover ("))
+    assert "at cpu_share 0 coro and threads tie (intervals overlap), coro 1,000/s, threads 850/s (0.85x [" in line
+    assert "at cpu_share 1 coro leads with 1,000/s, threads 500/s (0.50x [0.43x–0.60x])" in line
+
+
+def test_tables_show_the_interval_and_say_once_that_5_repetitions_cover_less():
+    import tables
+    run = load_run(FIXTURE)
+    (cpu,) = tables.cpu_scaling(run)
+    ci = cpu.columns.index("95% CI")
+    assert cpu.columns[ci - 1] == "requests/s"
+    seq = run.cell("cpu/seq/workers:1/concurrency:1/work_us:100").samples("items_per_second")
+    assert cpu.rows[0][ci] == f"{min(seq):,.0f}\u2013{max(seq):,.0f}"
+    assert cpu.notes == [
+        "95% CI (also [in brackets]): the distribution-free interval of the median requests/s over the repetitions, "
+        "from order statistics; none with one repetition; here the intervals cover 93.8% with 5 repetitions; 6 are "
+        "needed for 95%."]
+    (cross,) = tables.crossover(run)
+    assert cross.rows[-1][-1] == "threads (tie: procs)"
+
+
+def test_single_repetition_cells_keep_the_old_verdicts_and_say_nothing_of_intervals(tmp_path):
+    _, md = render([write_run(tmp_path / "one.json", [row(NAME, items_per_second=100.0)])], tmp_path)
+    assert "confidence interval" not in md and "intervals overlap" not in md and "x [" not in md
+
+
+def test_the_run_says_once_how_runners_are_compared_and_what_the_intervals_cover(real_report):
+    _, md = real_report
+    assert md.count("- Runners are compared by the distribution-free confidence interval") == 1
+    assert ("here the intervals cover 93.8% with 5 repetitions; 6 are needed for 95%, so a tie or a lead is judged "
+            "on narrower intervals than 95%.") in md
