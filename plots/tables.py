@@ -50,7 +50,8 @@ def _ci_note(cells: list[Cell]) -> list[str]:
     """The one note that says what the CI column is, and, once, when its intervals cover less than 95%."""
     short = ex.coverage_note(cells)
     return [f"{CI} (also [in brackets]): the distribution-free interval of the median requests/s over the "
-            f"repetitions, from order statistics; none with one repetition" + (f"; here the {short}." if short else ".")]
+            "repetitions, from order statistics; none with one repetition"
+            + (f"; here the {short}." if short else ".")]
 
 
 def _ctx_switches(cell: Cell) -> float | None:

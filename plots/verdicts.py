@@ -207,7 +207,8 @@ def memory_scaling(run: Run) -> list[str]:
         # The bytes per request are fixed within a group, so the throughput's speed-up is the bandwidth's.
         cited = {r: (c, ex.speedup(p, at)) for r, p in scaling.items()
                  if (c := next((c for w, c in p if w == at), None)) is not None}
-        parts = [_n(c, f"{r} {fmt.num(c.get('gb_per_second'))} GB/s ({fmt.ratio(s)} of 1 worker, "
+        parts = [_n(c, f"{r} {fmt.num(c.get('gb_per_second'))} GB/s "
+                       f"({fmt.ratio_ci(s, ex.speedup_interval(scaling[r], at))} of 1 worker, "
                        f"{fmt.pct(s / at)} of ideal, {fmt.num(c.get('busy_cores'))} busy cores)")
                  for r, (c, s) in cited.items()]
         out.append(f"Memory bandwidth ({label}), read at {where}: {_and(parts)}; {copy}.")
@@ -491,7 +492,7 @@ def pipeline(run: Run) -> list[str]:
     out = []
     for label, series in ex.pipeline(run).items():
         best_of = {r: max((c for _, c in points), key=_rate) for r, points in series.items()}
-        best = max(best_of.values(), key=_rate)
+        best, tied = ex.tied_with_best(list(best_of.values()))
         seq = best_of.get("seq")
         load = f"{best.concurrency:,} in flight, {fmt.plural(best.workers, 'worker')}"
         if seq is not None and best is not seq:
@@ -500,7 +501,7 @@ def pipeline(run: Run) -> list[str]:
         stage, busy = ex.bottleneck(best)
         rest = [f"{s} {fmt.num(ex.stage_busy(best, s))}" for s in ex.stage_names(best) if s != stage]
         out.append(_n(best, f"Pipeline ({label}): {best.runner} moves the most items, {fmt.rate(_rate(best))} ({load})")
-                   + (f", against {_and(others)}" if others else "")
+                   + (f", against {_and(others)}" if others else "") + _ties(tied, lambda c: c.runner)
                    + f"; its bottleneck is the {stage} stage, busy {fmt.num(busy)} cores"
                    + (f" ({', '.join(rest)})" if rest else "") + ".")
     return out
