@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import fmt
+from intervals import LEVEL, needed
 from results import Cell, Run, group_by, order_runners, run_date
 
 Series = dict[str, list[tuple[float, Cell]]]
@@ -17,6 +19,8 @@ Series = dict[str, list[tuple[float, Cell]]]
 # The suite's experiments, as the rows name them (Cell.sweeps).
 GRANULARITY = "granularity"
 CROSSOVER = "crossover"
+
+RATE = "items_per_second"  # the throughput counter: what the verdicts rank runners by
 
 
 def _series(points: list[tuple[float, Cell]]) -> Series:
@@ -56,13 +60,23 @@ def sweep_workers(cell: Cell, group: list[Cell]) -> float:
     return cell.concurrency / min(c.concurrency for c in mine)  # no pool runner to read the ratio from
 
 
+def _at_level(series: list[tuple[float, Cell]], x: float) -> tuple[Cell | None, Cell | None]:
+    """(the runner's 1-worker cell, its cell at sweep level x), each None when it did not run."""
+    return next((c for w, c in series if w == 1), None), next((c for w, c in series if w == x), None)
+
+
 def speedup(series: list[tuple[float, Cell]], x: float) -> float | None:
     """Throughput at sweep level x over the same runner's 1-worker throughput."""
-    base = next((c for w, c in series if w == 1), None)
-    cell = next((c for w, c in series if w == x), None)
+    base, cell = _at_level(series, x)
     if base is None or cell is None:
         return None
-    return cell.get("items_per_second") / base.get("items_per_second")
+    return cell.get(RATE) / base.get(RATE)
+
+
+def speedup_interval(series: list[tuple[float, Cell]], x: float) -> tuple[float, float] | None:
+    """The speed-up's conservative interval (ratio_interval); None where either cell has one repetition."""
+    base, cell = _at_level(series, x)
+    return None if base is None or cell is None else ratio_interval(cell, base)
 
 
 def cited_level(levels: list[float], cores: int | None) -> float:
@@ -223,7 +237,39 @@ def crossover(run: Run) -> dict[str, Series]:
             for label, group in group_by(cells, lambda c: c.shape_label(without=("cpu_share",))).items()}
 
 
-TIE = 0.05  # two throughputs less than 5% apart: neither runner leads
+TIE = 0.05  # two throughputs of one repetition each less than 5% apart: neither runner leads
+
+
+def order(x: Cell, y: Cell, key: str = RATE) -> int | None:
+    """1: x's interval lies wholly above y's; -1: wholly below; 0: they overlap, a tie. None when either cell has
+    no interval (one repetition, a smoke run): the caller then compares the medians as it always has."""
+    ix, iy = x.interval(key), y.interval(key)
+    if ix is None or iy is None:
+        return None
+    return 1 if ix[0] > iy[1] else -1 if ix[1] < iy[0] else 0
+
+
+def ratio_interval(x: Cell, y: Cell, key: str = RATE) -> tuple[float, float] | None:
+    """The conservative interval of x's median over y's: [low x / high y, high x / low y], wide enough for both
+    intervals at once; None when either cell has no interval or y's could be 0."""
+    ix, iy = x.interval(key), y.interval(key)
+    if ix is None or iy is None or iy[0] <= 0:
+        return None
+    return ix[0] / iy[1], ix[1] / iy[0]
+
+
+def tied_with_best(cells: list[Cell], key: str = RATE) -> tuple[Cell, list[Cell]]:
+    """The cell with the highest median, and the cells whose intervals overlap its own: the runners it does not
+    significantly lead (a cell without an interval never ties: medians decide, as before intervals)."""
+    best = max(cells, key=lambda c: c.get(key))
+    return best, [c for c in cells if c is not best and order(best, c, key) == 0]
+
+
+def coverage_note(cells: Iterable[Cell], key: str = RATE) -> str | None:
+    """'intervals cover 93.8% with 5 repetitions; 6 are needed for 95%': said once where the cells' intervals (the
+    lowest coverage among them) fall short of LEVEL, as [min, max] of 5 repetitions does; None when all reach it."""
+    short = [(iv[2], len(c.samples(key))) for c in cells if (iv := c.interval(key)) and iv[2] < LEVEL]
+    return fmt.coverage(*min(short), needed(LEVEL), LEVEL) if short else None
 
 
 @dataclass
@@ -231,40 +277,54 @@ class Lead:
     """Which of two runners delivers more requests/s at each CPU share both ran."""
 
     shares: list[float]  # ascending
-    leaders: list[str | None]  # per share: the runner ahead by TIE or more; None: a tie, or a noisy cell
+    leaders: list[str | None]  # per share: the runner significantly ahead; None: a tie
     crossings: list[tuple[str, str, float]]  # per change of leader: (from, to, the share where it changes)
+    by_interval: list[bool]  # per share: judged by the two intervals (else by the 5% rule, a cell of one repetition)
 
 
 def _overlap(x: Cell, y: Cell) -> bool:
     """Whether the two cells' throughputs over their repetitions overlap: a noisy cell ties only then, since a
     gap wider than both spreads is a lead however much each cell wobbles."""
-    xs, ys = x.samples("items_per_second"), y.samples("items_per_second")
+    xs, ys = x.samples(RATE), y.samples(RATE)
     if not xs or not ys:
         return True
     return max(xs) >= min(ys) and max(ys) >= min(xs)
 
 
+def _leader(x: Cell, y: Cell, a: str, b: str, d: float) -> str | None:
+    """Who of a (cell x) and b (cell y) leads at one share: by the intervals when both have one (overlap: a tie);
+    else, a cell of one repetition having no spread to judge by, by 5% of the larger median, and a noisy cell
+    ties wherever its repetitions overlap the other's."""
+    significant = order(x, y)
+    if significant is not None:
+        return {1: a, -1: b, 0: None}[significant]
+    tie = abs(d) < TIE or ((x.noisy or y.noisy) and _overlap(x, y))
+    return None if tie else a if d > 0 else b
+
+
 def lead(series: Series, a: str, b: str) -> Lead:
-    """Where runners a and b swap places by throughput as the CPU share grows. A change of leader is placed
-    where their relative difference crosses zero, interpolated linearly in share between the last share
-    one led and the first the other led (ties in between are skipped over)."""
+    """Where runners a and b swap places by throughput as the CPU share grows. A change of leader is named only
+    between a share where one leads significantly and the next where the other does, so the order is
+    significant on both sides of it; it is placed where their relative difference crosses zero, interpolated
+    linearly in share between those two shares (ties in between are skipped over)."""
     at_a, at_b = dict(series[a]), dict(series[b])
     shares = sorted(at_a.keys() & at_b.keys())
     diffs, leaders = [], []
     for x in shares:
-        ra, rb = at_a[x].get("items_per_second"), at_b[x].get("items_per_second")
+        ra, rb = at_a[x].get(RATE), at_b[x].get(RATE)
         d = (ra - rb) / max(ra, rb)  # relative, so the low-share end (more requests/s) weighs no more
         diffs.append(d)
-        noisy = at_a[x].noisy or at_b[x].noisy
-        leaders.append(None if abs(d) < TIE or (noisy and _overlap(at_a[x], at_b[x])) else a if d > 0 else b)
+        leaders.append(_leader(at_a[x], at_b[x], a, b, d))
     decided = [i for i, who in enumerate(leaders) if who]
     crossings = []
     for i, j in zip(decided, decided[1:]):
         if leaders[i] != leaders[j]:
-            # The differences have opposite signs, each at least TIE: the crossing lies strictly between.
+            # Each lead puts the leader's median above the other's: the differences have opposite signs, and
+            # the crossing lies strictly between.
             crossings.append((leaders[i], leaders[j],
                               shares[i] + (shares[j] - shares[i]) * diffs[i] / (diffs[i] - diffs[j])))
-    return Lead(shares, leaders, crossings)
+    by_interval = [order(at_a[x], at_b[x]) is not None for x in shares]
+    return Lead(shares, leaders, crossings, by_interval)
 
 
 def main_concurrency(series: Series) -> int:

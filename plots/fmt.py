@@ -59,3 +59,19 @@ def plural(n: float, word: str) -> str:
 def metg(us: float, at_most: bool) -> str:
     """A METG: '0.42 µs', or '<= 0.1 µs' when 50% is reached at the sweep's smallest size already."""
     return f"{'<= ' if at_most else ''}{num(us)} \u00b5s"
+
+
+def span(low: float | None, high: float | None, form=num) -> str:
+    """An interval, compact for a table cell: '96,012–99,301' (en dash: the numbers carry commas)."""
+    return MISSING if low is None or high is None else f"{form(low)}\u2013{form(high)}"
+
+
+def ratio_ci(x: float, interval: tuple[float, float] | None) -> str:
+    """A ratio with its interval where it has one: '1.96x [1.90x–2.01x]', else '1.96x'."""
+    return ratio(x) + (f" [{span(*interval, form=ratio)}]" if interval else "")
+
+
+def coverage(cover: float, n: int, needed: int, level: float) -> str:
+    """Why an interval is narrower than asked: 'intervals cover 93.8% with 5 repetitions; 6 are needed for 95%'."""
+    return (f"intervals cover {pct(cover)} with {plural(n, 'repetition')}; {needed:g} are needed for "
+            f"{100 * level:g}%")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from intervals import median_interval
+
 SCHEMA_VERSION = 1  # the newest results schema this report reads
 
 PERCENTILES = (
@@ -54,6 +56,8 @@ class Cell:
     repetitions: list[dict[str, float]] = field(default_factory=list)
     # the suite's experiments the cell serves ("granularity", "crossover"); a cell can serve several
     sweeps: tuple[str, ...] = ()
+    # the harness's ci_low and ci_high aggregate rows, {"ci_low": numbers, "ci_high": numbers}; empty in older files
+    ci_rows: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def get(self, key: str) -> float | None:
         return self.counters.get(key)
@@ -61,6 +65,16 @@ class Cell:
     def samples(self, key: str) -> list[float]:
         """The counter's value in each repetition that has one (load_run let only finite ones in)."""
         return [r[key] for r in self.repetitions if key in r]
+
+    def interval(self, key: str) -> tuple[float, float, float] | None:
+        """(low, high, coverage) of the counter's median: the harness's ci rows when the file has them, else the
+        same rule over the repetitions (an older file); None with fewer than 2 repetitions (a smoke run)."""
+        computed = median_interval(self.samples(key))
+        low, high = self.ci_rows.get("ci_low", {}), self.ci_rows.get("ci_high", {})
+        if key in low and key in high:
+            cover = low.get("ci_coverage", high.get("ci_coverage"))
+            return low[key], high[key], cover if cover is not None else computed and computed[2]
+        return computed
 
     def param(self, key: str) -> float | None:
         """A name parameter, else the counter of the same name (error rows only have the name)."""
@@ -363,5 +377,7 @@ def _reduce(name: str, rows: list[dict]) -> Cell:
             missing[key] = "too few samples"
 
     noisy = any(r.get("noisy") for r in rows)
+    ci_rows = {r["aggregate_name"]: _numbers(r) for r in rows
+               if r.get("run_type") == "aggregate" and r.get("aggregate_name") in ("ci_low", "ci_high")}
     return Cell(name, workload, runner, params, counters, noisy=noisy, missing=missing,
-                repetitions=[_numbers(r) for r in iterations], sweeps=_sweeps(rows))
+                repetitions=[_numbers(r) for r in iterations], sweeps=_sweeps(rows), ci_rows=ci_rows)

@@ -37,6 +37,23 @@ def _no_numbers(cell: Cell, n: int) -> list[str]:
     return [fmt.MISSING] * n + [flags(cell)]
 
 
+def _ci(cell: Cell) -> str:
+    """The throughput's interval as a table shows it: '96,012–99,301', or — with one repetition."""
+    interval = cell.interval(ex.RATE)
+    return fmt.MISSING if interval is None else fmt.span(interval[0], interval[1])
+
+
+CI = "95% CI"  # the column of the throughput's interval
+
+
+def _ci_note(cells: list[Cell]) -> list[str]:
+    """The one note that says what the CI column is, and, once, when its intervals cover less than 95%."""
+    short = ex.coverage_note(cells)
+    return [f"{CI} (also [in brackets]): the distribution-free interval of the median requests/s over the "
+            "repetitions, from order statistics; none with one repetition"
+            + (f"; here the {short}." if short else ".")]
+
+
 def _ctx_switches(cell: Cell) -> float | None:
     vol, invol = cell.get("ctx_voluntary"), cell.get("ctx_involuntary")
     return None if vol is None or invol is None else vol + invol
@@ -54,14 +71,15 @@ def cpu_scaling(run: Run) -> list[Table]:
                 rate = c.get("items_per_second")
                 vs_seq = [fmt.ratio(rate / seq_rate)] if seq_rate else []
                 rows.append([runner, f"{w:g}", fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate),
-                             fmt.ratio(s), fmt.pct(s / w if s is not None else None), *vs_seq,
+                             _ci(c), fmt.ratio(s), fmt.pct(s / w if s is not None else None), *vs_seq,
                              fmt.num(c.get("busy_cores")), flags(c)])
-        numbers = 5 if seq_rate else 4
+        numbers = 6 if seq_rate else 5
         rows += [[c.runner, fmt.MISSING, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, numbers)]
                  for c in _failed(run, "cpu", label, Cell.shape_label)]
         tables.append(Table(f"CPU scaling: {label}",
-                            ["runner", "sweep W", "workers", "in flight", "requests/s", "speed-up vs own 1 worker",
-                             "% of ideal", *(["vs seq"] if seq_rate else []), "busy cores", "flags"], rows))
+                            ["runner", "sweep W", "workers", "in flight", "requests/s", CI, "speed-up vs own 1 worker",
+                             "% of ideal", *(["vs seq"] if seq_rate else []), "busy cores", "flags"], rows,
+                            notes=_ci_note([c for p in series.values() for _, c in p])))
     return tables
 
 
@@ -117,7 +135,7 @@ def memory_scaling(run: Run) -> list[Table]:
 def _against_bound(runner: str, c: Cell, bound: float | None) -> list[str]:
     """The columns an I/O curve's row starts with: who, how much in flight, and what it served of its bound."""
     rate = c.get("items_per_second")
-    return [runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), fmt.num(bound),
+    return [runner, fmt.count(c.workers), fmt.count(c.concurrency), fmt.num(rate), _ci(c), fmt.num(bound),
             fmt.pct(rate / bound) if bound and rate is not None else fmt.MISSING, fmt.num(c.get("in_flight")),
             fmt.num(c.get("busy_cores"))]
 
@@ -130,11 +148,12 @@ def io_scaling(run: Run) -> list[Table]:
             for _, c in points:
                 rows.append([*_against_bound(runner, c, ex.io_bound(c)), fmt.num(c.get("rss_peak_mb")),
                              fmt.count(_ctx_switches(c)), flags(c)])
-        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 7)]
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 8)]
                  for c in _failed(run, "sleep", label, Cell.shape_label)]
         tables.append(Table(f"I/O scaling: {label}",
-                            ["runner", "workers", "in flight", "requests/s", "bound C / wait", "% of bound",
-                             "achieved in flight", "busy cores", "peak RSS (MB)", "context switches", "flags"], rows))
+                            ["runner", "workers", "in flight", "requests/s", CI, "bound C / wait", "% of bound",
+                             "achieved in flight", "busy cores", "peak RSS (MB)", "context switches", "flags"], rows,
+                            notes=_ci_note([c for p in series.values() for _, c in p])))
     return tables
 
 
@@ -146,13 +165,14 @@ def tcp_scaling(run: Run) -> list[Table]:
             for _, c in points:
                 rows.append([*_against_bound(runner, c, ex.tcp_bound(c)), fmt.num(c.get("latency_p50_us")),
                              fmt.num(c.get("latency_p99_us")), flags(c)])
-        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 7)]
+        rows += [[c.runner, fmt.count(c.workers), fmt.count(c.concurrency), *_no_numbers(c, 8)]
                  for c in ex.tcp_curve_cells(run) if not c.ok and c.shape_label() == label]
         tables.append(Table(f"Real I/O: {label}",
-                            ["runner", "workers", "in flight", "requests/s", "bound C / delay", "% of bound",
+                            ["runner", "workers", "in flight", "requests/s", CI, "bound C / delay", "% of bound",
                              "achieved in flight", "busy cores", "p50 (\u00b5s)", "p99 (\u00b5s)", "flags"], rows,
                             notes=[f"{fmt.MISSING}: too few samples behind the percentile. Pools with a worker per "
-                                   "connection and coro's one loop thread: the curve of the figure."]))
+                                   "connection and coro's one loop thread: the curve of the figure.",
+                                   *_ci_note([c for p in series.values() for _, c in p])]))
     return tables
 
 
@@ -195,12 +215,16 @@ def crossover(run: Run) -> list[Table]:
         rows = []
         for share in shares:
             at = {r: next((c for x, c in series[r] if x == share), None) for r in runners}
-            leader = max((c for c in at.values() if c is not None), key=lambda c: c.get("items_per_second"))
+            leader, tied = ex.tied_with_best([c for c in at.values() if c is not None])
             rows.append([f"{share:g}"] + [
-                fmt.MISSING if c is None else fmt.num(c.get("items_per_second")) + (" (noisy)" if c.noisy else "")
-                for c in at.values()] + [leader.runner])
+                fmt.MISSING if c is None else fmt.num(c.get("items_per_second"))
+                + (f" [{_ci(c)}]" if c.interval(ex.RATE) else "") + (" (noisy)" if c.noisy else "")
+                for c in at.values()]
+                + [leader.runner + (f" (tie: {', '.join(c.runner for c in tied)})" if tied else "")])
         failed = _failed(run, "mixed", label, lambda c: c.shape_label(without=("cpu_share",)))
-        notes = [f"{c.name}: error: {c.error}" for c in failed]
+        notes = _ci_note([c for p in series.values() for _, c in p]) + [
+            "Most requests/s: the runner with the highest median; (tie: ...) names those whose intervals overlap "
+            "its own, which it does not lead."] + [f"{c.name}: error: {c.error}" for c in failed]
         tables.append(Table(f"Crossover: {label} (requests/s)", ["cpu_share", *header, "most requests/s"], rows,
                             notes=notes))
     return tables

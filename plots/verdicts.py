@@ -20,6 +20,12 @@ def _and(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _ties(tied: list[Cell], name) -> str:
+    """', tied with coro and procs (intervals overlap)': the cells a leader does not lead significantly, each
+    named by name(cell), after it; nothing when it leads them all."""
+    return f", tied with {_and([name(c) for c in tied])} (intervals overlap)" if tied else ""
+
+
 def _n(cell: Cell, text: str) -> str:
     return f"{text} (noisy)" if cell.noisy else text
 
@@ -32,6 +38,19 @@ STEAL_LIMIT = 0.02
 
 def _rate(cell: Cell) -> float:
     return cell.get("items_per_second")
+
+
+def _ratio(a: Cell, b: Cell) -> str:
+    """'1.96x [1.90x–2.01x]': a's throughput over b's (medians), with its conservative interval where both cells
+    have one, so a ratio is never quoted more precisely than the repetitions allow."""
+    return fmt.ratio_ci(_rate(a) / _rate(b), ex.ratio_interval(a, b))
+
+
+def _above(a: Cell, b: Cell, factor: float) -> bool:
+    """Whether a's throughput exceeds factor x b's: by the medians, and where both cells have an interval by the
+    whole interval too ([low a / high b] above factor), so noise alone never makes a gain or a loss."""
+    interval = ex.ratio_interval(a, b)
+    return _rate(a) > factor * _rate(b) and (interval is None or interval[0] > factor)
 
 
 def general(run: Run) -> list[str]:
@@ -53,6 +72,13 @@ def general(run: Run) -> list[str]:
         counts = ", ".join(f"{runner} {by_runner[runner]}" for runner in order_runners(by_runner))
         out.append(f"{len(noisy)} of {len(cells)} cells are noisy ({why}; by runner: {counts}); "
                    "each is marked (noisy) in the tables below.")
+    with_interval = [c for c in cells if c.ok and c.interval(ex.RATE)]
+    if with_interval:
+        short = ex.coverage_note(with_interval)
+        out.append("Runners are compared by the distribution-free confidence interval of each median over its "
+                   "repetitions: overlapping intervals are a tie, and a ratio carries its interval"
+                   + (f"; here the {short}, so a tie or a lead is judged on narrower intervals than 95%." if short
+                      else "."))
     other, steal = run.context.get("other_busy_cores"), run.context.get("steal_fraction")
     before, after = run.context.get("load_avg_before"), run.context.get("load_avg_after")
     if run.cores and isinstance(other, (int, float)) and isinstance(steal, (int, float)):
@@ -87,9 +113,10 @@ def cpu_scaling(run: Run) -> list[str]:
             if cell is None:
                 continue
             s = ex.speedup(points, at)
-            text = f"{runner} {fmt.ratio(s)} ({fmt.pct(s / at)} of ideal, {fmt.num(cell.get('busy_cores'))} busy cores"
+            text = (f"{runner} {fmt.ratio_ci(s, ex.speedup_interval(points, at))} ({fmt.pct(s / at)} of ideal, "
+                    f"{fmt.num(cell.get('busy_cores'))} busy cores")
             if seq:
-                text += f", {fmt.ratio(_rate(cell) / _rate(seq))} seq"
+                text += f", {_ratio(cell, seq)} seq"
             parts.append(_n(cell, text + ")"))
         where = fmt.plural(at, "worker") + (f" on {fmt.plural(run.cores, 'core')}" if run.cores else "")
         out.append(f"CPU-bound ({label}): at {where}, throughput over each runner's own 1-worker throughput: "
@@ -103,9 +130,10 @@ def cpu_scaling(run: Run) -> list[str]:
                        "requests in flight: concurrency, not parallelism.")
 
         if seq:
-            slow = [(r, p[0][1]) for r, p in scaling.items() if p[0][0] == 1 and _rate(p[0][1]) < 0.95 * _rate(seq)]
+            # Slower than seq only where seq's interval lies above 1/0.95 of the worker's: not by noise.
+            slow = [(r, p[0][1]) for r, p in scaling.items() if p[0][0] == 1 and _above(seq, p[0][1], 1 / 0.95)]
             for runner, cell in slow:
-                out.append(_n(cell, f"One {runner} worker delivers {fmt.ratio(_rate(cell) / _rate(seq))} of seq "
+                out.append(_n(cell, f"One {runner} worker delivers {_ratio(cell, seq)} of seq "
                                     f"({fmt.rate(_rate(cell))} vs {fmt.rate(_rate(seq))})") +
                            ": the cost of its dispatch, paid before any parallelism.")
 
@@ -116,21 +144,22 @@ def cpu_scaling(run: Run) -> list[str]:
                 a = next((c for w, c in points if w == at), None)
                 b = next((c for w, c in points if w == top), None)
                 if a and b:
-                    past.append((runner, _rate(b) / _rate(a), b))
+                    past.append((runner, a, b))
             if past:
-                gaining = [r for r, g, _ in past if g >= 1.05]
+                gaining = [r for r, a, b in past if _above(b, a, 1.05)]
                 verdict = (f"{_and(gaining)} still gain{'s' if len(gaining) == 1 else ''}" if gaining
                            else "the extra workers add nothing")
                 past_what = f"the {fmt.plural(run.cores, 'core')}" if run.cores and at == run.cores else f"{at:g}"
-                ratios = _and([_n(c, f"{r} {fmt.ratio(g)}") for r, g, c in past])
+                ratios = _and([_n(b, f"{r} {_ratio(b, a)}") for r, a, b in past])
                 out.append(f"At {fmt.plural(top, 'worker')}, past {past_what}, throughput is {ratios} of the "
                            f"{at:g}-worker throughput: {verdict}.")
 
-        best = max((c for p in series.values() for _, c in p), key=_rate)
+        best, tied = ex.tied_with_best([c for p in series.values() for _, c in p])
         lead = f"Most requests/s: {best.runner} with {fmt.rate(_rate(best))} ({best.name})"
         if seq and best is not seq:
-            lead += f", {fmt.ratio(_rate(best) / _rate(seq))} seq"
-        out.append(_n(best, lead) + ".")
+            lead += f", {_ratio(best, seq)} seq"
+        out.append(_n(best, lead) + _ties(tied, lambda c: _n(c, f"{c.runner} {fmt.rate(_rate(c))} at "
+                                                              f"{fmt.plural(c.workers, 'worker')}")) + ".")
     return out
 
 
@@ -178,7 +207,8 @@ def memory_scaling(run: Run) -> list[str]:
         # The bytes per request are fixed within a group, so the throughput's speed-up is the bandwidth's.
         cited = {r: (c, ex.speedup(p, at)) for r, p in scaling.items()
                  if (c := next((c for w, c in p if w == at), None)) is not None}
-        parts = [_n(c, f"{r} {fmt.num(c.get('gb_per_second'))} GB/s ({fmt.ratio(s)} of 1 worker, "
+        parts = [_n(c, f"{r} {fmt.num(c.get('gb_per_second'))} GB/s "
+                       f"({fmt.ratio_ci(s, ex.speedup_interval(scaling[r], at))} of 1 worker, "
                        f"{fmt.pct(s / at)} of ideal, {fmt.num(c.get('busy_cores'))} busy cores)")
                  for r, (c, s) in cited.items()]
         out.append(f"Memory bandwidth ({label}), read at {where}: {_and(parts)}; {copy}.")
@@ -240,13 +270,13 @@ def io_scaling(run: Run) -> list[str]:
         if shared:
             x = max(shared)
             cells = [next(c for cx, c in p if cx == x) for p in scaling.values()]
-            best = max(cells, key=_rate)
+            best, tied = ex.tied_with_best(cells)
             others = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} on {fmt.num(c.get('busy_cores'))}")
                       for c in cells if c is not best]
             out.append(f"At {fmt.count(x)} in flight (the highest concurrency they all ran): "
                        + _n(best, f"{best.runner} delivers {fmt.rate(_rate(best))} on "
                                   f"{fmt.num(best.get('busy_cores'))} busy cores")
-                       + f", against {_and(others)}.")
+                       + f", against {_and(others)}" + _ties(tied, lambda c: c.runner) + ".")
     return out
 
 
@@ -348,7 +378,7 @@ def tcp(run: Run) -> list[str]:
                 ("CPU", full.get("cpu_us_per_request"), loop.get("cpu_us_per_request")),
                 ("context switches", ex.ctx_per_request(full), ex.ctx_per_request(loop))) if a is not None and b]
             against.append(_n(full, f"{runner} with {fmt.plural(full.workers, 'worker')}") +
-                           f" serves {fmt.ratio(_rate(full) / _rate(loop))} the requests/s" +
+                           f" serves {_ratio(full, loop)} the requests/s" +
                            (f" at {_and(costs)} per request" if costs else ""))
         if against:
             out.append(_n(loop, f"Against {loop.runner} on {_loop_threads(loop)} at {conc:,} connections in flight "
@@ -361,8 +391,8 @@ def _share(x: float) -> str:
 
 
 def _lead_text(lead: ex.Lead) -> str:
-    """'coro leads up to ~35% CPU, threads from there on', 'threads ahead over the whole range (tied up to
-    10%)': who leads a pair where, and where they tie."""
+    """'coro leads up to ~35% CPU, threads from there on', 'threads ahead wherever they differ, no significant
+    crossing (tied up to 10%)': who leads a pair where, and where they tie."""
     ties = []
     for tied, group in groupby(zip(lead.shares, lead.leaders), key=lambda p: p[1] is None):
         if tied:
@@ -378,6 +408,8 @@ def _lead_text(lead: ex.Lead) -> str:
         steps += [f"{to} from there to ~{_share(nxt[2])}" for (_, to, _), nxt in zip(crossings, crossings[1:])]
         steps.append(f"{crossings[-1][1]} from there on")
         text = ", ".join(steps)
+    elif ties:  # their medians may swap inside a tie, but no lead is significant on both sides of it
+        text = f"{next(who for who in lead.leaders if who)} ahead wherever they differ, no significant crossing"
     else:
         text = f"{next(who for who in lead.leaders if who)} ahead over the whole range"
     return text + (f" (tied {_and(ties)})" if ties else "")
@@ -395,18 +427,25 @@ def _swaps(label: str, series: ex.Series) -> str | None:
     conc = ex.main_concurrency(series)
     at_conc = _at_concurrency(series)
     runners = list(at_conc)
-    parts = []
-    for i, a in enumerate(runners):
-        for b in runners[i + 1:]:
-            lead = ex.lead(at_conc, a, b)
-            if len(lead.shares) > 1:
-                parts.append(f"{a} vs {b}: {_lead_text(lead)}")
-    if not parts:
+    leads = [(a, b, ex.lead(at_conc, a, b)) for i, a in enumerate(runners) for b in runners[i + 1:]]
+    leads = [(a, b, lead) for a, b, lead in leads if len(lead.shares) > 1]
+    if not leads:
         return None
+    parts = [f"{a} vs {b}: {_lead_text(lead)}" for a, b, lead in leads]
     shares = sorted({x for p in at_conc.values() for x, _ in p})
     return (f"Who leads as the CPU share grows ({label}, {conc:,} in flight, {_share(shares[0])} to "
-            f"{_share(shares[-1])} CPU; less than {ex.TIE:.0%} apart, or a noisy cell whose repetitions overlap the other's, is a tie): "
-            f"{'; '.join(parts)}.")
+            f"{_share(shares[-1])} CPU; {_tie_rule([lead for _, _, lead in leads])}): {'; '.join(parts)}.")
+
+
+def _tie_rule(leads: list[ex.Lead]) -> str:
+    """What made a tie in these pairs: overlapping intervals where both cells have one, the 5% rule where a cell
+    has one repetition (no spread to judge by); both, when the run has both."""
+    by_interval = {judged for lead in leads for judged in lead.by_interval}
+    medians = f"less than {ex.TIE:.0%} apart, or a noisy cell whose repetitions overlap the other's"
+    if True not in by_interval:
+        return f"{medians}, is a tie"
+    return "overlapping confidence intervals of the medians are a tie" + (
+        f" (where a cell has one repetition: {medians})" if False in by_interval else "")
 
 
 def crossover_swaps(run: Run) -> list[str]:
@@ -423,10 +462,11 @@ def crossover(run: Run) -> list[str]:
         parts = []
         for share in shares:
             cells = [c for p in at_conc.values() for x, c in p if x == share]
-            best = max(cells, key=_rate)
-            rest = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} ({fmt.ratio(_rate(c) / _rate(best))})")
-                    for c in cells if c is not best]
-            text = _n(best, f"at cpu_share {share:g} {best.runner} leads with {fmt.rate(_rate(best))}")
+            best, tied = ex.tied_with_best(cells)
+            rest = [_n(c, f"{c.runner} {fmt.rate(_rate(c))} ({_ratio(c, best)})") for c in cells if c is not best]
+            who = (f"{best.runner} leads with" if not tied else
+                   f"{_and([best.runner] + [c.runner for c in tied])} tie (intervals overlap), {best.runner}")
+            text = _n(best, f"at cpu_share {share:g} {who} {fmt.rate(_rate(best))}")
             parts.append(text + (f", {_and(rest)}" if rest else ""))
         out.append(f"Crossover ({label}, {conc:,} in flight): {'; '.join(parts)}.")
 
@@ -452,7 +492,7 @@ def pipeline(run: Run) -> list[str]:
     out = []
     for label, series in ex.pipeline(run).items():
         best_of = {r: max((c for _, c in points), key=_rate) for r, points in series.items()}
-        best = max(best_of.values(), key=_rate)
+        best, tied = ex.tied_with_best(list(best_of.values()))
         seq = best_of.get("seq")
         load = f"{best.concurrency:,} in flight, {fmt.plural(best.workers, 'worker')}"
         if seq is not None and best is not seq:
@@ -461,7 +501,7 @@ def pipeline(run: Run) -> list[str]:
         stage, busy = ex.bottleneck(best)
         rest = [f"{s} {fmt.num(ex.stage_busy(best, s))}" for s in ex.stage_names(best) if s != stage]
         out.append(_n(best, f"Pipeline ({label}): {best.runner} moves the most items, {fmt.rate(_rate(best))} ({load})")
-                   + (f", against {_and(others)}" if others else "")
+                   + (f", against {_and(others)}" if others else "") + _ties(tied, lambda c: c.runner)
                    + f"; its bottleneck is the {stage} stage, busy {fmt.num(busy)} cores"
                    + (f" ({', '.join(rest)})" if rest else "") + ".")
     return out
@@ -676,19 +716,20 @@ def processes(run: Run) -> list[str]:
             if t is None or not _rate(t):
                 continue
             ratio = _rate(p) / _rate(t)
-            if abs(ratio - 1) > ALIKE:
+            if abs(ratio - 1) > ALIKE and ex.order(p, t) != 0:  # overlapping intervals: no difference to explain
                 pairs.append((abs(ratio - 1), ratio, p, t))
     if not pairs:
         return []
     pairs.sort(key=lambda x: -x[0])
     shown = min(len(pairs), PROCESS_DIFFERENCES_SHOWN)
-    out = [f"procs against threads on the same cell, where they differ by more than {ALIKE:.0%} in throughput "
+    out = [f"procs against threads on the same cell, where they differ by more than {ALIKE:.0%} in throughput"
+           + (", intervals apart" if any(ex.order(p, t) is not None for *_, p, t in pairs) else "") + " "
            f"({fmt.plural(len(pairs), 'cell')}" + (f"; the {shown} largest" if shown < len(pairs) else "") + "): each request is "
            "executed in a worker process with nothing in between, so the difference is what processes cost: a "
            "wake-up of another process switches address spaces (tests/experiments/wakeup_cost measures it)."]
     for _, ratio, p, t in pairs[:PROCESS_DIFFERENCES_SHOWN]:
         out.append(_n(p, f"{p.shape_label()} at {fmt.plural(p.workers, 'worker')}, {p.concurrency:,} in flight: "
-                         f"procs {fmt.rate(_rate(p))} against threads {fmt.rate(_rate(t))} ({fmt.ratio(ratio)}), "
+                         f"procs {fmt.rate(_rate(p))} against threads {fmt.rate(_rate(t))} ({_ratio(p, t)}), "
                          f"paying {_why_procs(p, t)}") + ".")
     return out
 

@@ -191,7 +191,8 @@ def test_crossover_swap_is_placed_between_the_last_and_first_lead(tmp_path):
 def test_crossover_tie_and_no_swap(tmp_path):
     procs = [t * (1.03 if s <= 0.1 else 0.8) for s, t in zip(SHARES, THREADS)]
     line = swaps(tmp_path, {"threads": THREADS, "procs": procs})
-    assert line.endswith(": threads vs procs: threads ahead over the whole range (tied up to 10%).")
+    assert line.endswith(": threads vs procs: threads ahead wherever they differ, no significant crossing "
+                         "(tied up to 10%).")
 
     line = swaps(tmp_path, {"threads": THREADS, "procs": [0.8 * t for t in THREADS]})
     assert line.endswith(": threads vs procs: threads ahead over the whole range.")
@@ -207,7 +208,8 @@ def test_crossover_noisy_cell_is_a_tie_only_where_its_repetitions_overlap(tmp_pa
     name = "mixed/procs/workers:16/concurrency:16/request_us:1000/cpu_share:0.5"
     rows.append(row(name, sweeps=["crossover"], items_per_second=THREADS[5] * 1.1, noisy=1, repetition_index=1))
     _, md = render([write_run(tmp_path / "x.json", rows)], tmp_path)
-    assert verdict(md, "Who leads").endswith(": threads vs procs: threads ahead over the whole range (tied at 50%).")
+    assert verdict(md, "Who leads").endswith(
+        ": threads vs procs: threads ahead wherever they differ, no significant crossing (tied at 50%).")
     # Noisy but 20% behind in its only repetition: still behind.
     line = swaps(tmp_path, {"threads": THREADS, "procs": procs}, noisy=("procs", 0.5))
     assert line.endswith(": threads vs procs: threads ahead over the whole range.")
